@@ -1,0 +1,74 @@
+package reconcile
+
+import "time"
+
+// Summary describes one run: its parameters, what it sent and what it found.
+type Summary struct {
+	RunID      string
+	Version    string
+	StartedAt  time.Time
+	FinishedAt time.Time
+	Source     string
+	APIRoot    string
+	Rate       float64 // requests per second; 0 means unlimited
+	Workers    int
+
+	Requests    int // requests sent
+	Retries     int // requests sent beyond the first per process
+	RateLimited int // 429 answers seen
+
+	// Total counts the rows read (after the --since/--until filter); Counts
+	// holds one entry per verdict, Match and Pending included.
+	Total  int
+	Counts map[Kind]int
+
+	// Interrupted is true when the run was stopped before it fetched every
+	// process (signal or deadline); the rest are counted as Unverified.
+	Interrupted bool
+	ExitCode    int
+}
+
+// Add counts one verdict.
+func (s *Summary) Add(d Discrepancy) {
+	if s.Counts == nil {
+		s.Counts = make(map[Kind]int, len(Kinds)+2)
+	}
+	s.Total++
+	s.Counts[d.Kind]++
+	s.Requests += d.Attempts
+	if d.Attempts > 1 {
+		s.Retries += d.Attempts - 1
+	}
+	s.RateLimited += d.RateLimited
+}
+
+// Discrepancies counts the listed verdicts.
+func (s Summary) Discrepancies() int {
+	n := 0
+	for _, k := range Kinds {
+		n += s.Counts[k]
+	}
+	return n
+}
+
+// The exit codes of a run, as the contract defines them.
+const (
+	ExitOK            = 0 // every process verified, no discrepancy
+	ExitDiscrepancies = 1 // every process verified, discrepancies found
+	ExitFatal         = 2 // usage, configuration or fatal error
+	ExitIncomplete    = 3 // some processes could not be verified
+)
+
+// Code is the exit code the summary calls for: ExitIncomplete when anything
+// is unverified, ExitDiscrepancies when anything else is listed, ExitOK
+// otherwise.
+func (s Summary) Code() int {
+	switch {
+	case s.Counts[Unverified] > 0 || s.Interrupted:
+		return ExitIncomplete
+	case s.Discrepancies() > 0:
+		return ExitDiscrepancies
+	default:
+		return ExitOK
+	}
+}
