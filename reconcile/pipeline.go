@@ -1,6 +1,17 @@
 package reconcile
 
-import "context"
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+)
 
 // Source streams saved outcomes.
 type Source interface {
@@ -25,4 +36,224 @@ type Fetcher interface {
 // goroutine at a time.
 type Sink interface {
 	Write(Discrepancy) error
+}
+
+// DefaultWindow is how many processes may be read ahead of the oldest one
+// not yet reported, when Options.Window is zero.
+const DefaultWindow = 4096
+
+// Options tune Run.
+type Options struct {
+	// Workers is the number of fetches in flight at most; zero means 1.
+	Workers int
+	// StaleAfter is how long after saved_at a process still in progress
+	// remotely is reported as still_processing.
+	StaleAfter time.Duration
+	// Since and Until keep only rows whose saved_at is in [Since, Until);
+	// a zero value leaves that side open. With either set, a row whose
+	// saved_at is unknown is left out. Invalid rows are always reported.
+	Since, Until time.Time
+	// Window bounds how far reading may run ahead of reporting (memory);
+	// zero means DefaultWindow. It is raised to at least Workers+1.
+	Window int
+	// Now is the clock for staleness; nil means time.Now.
+	Now func() time.Time
+	// Logger gets a debug line per discrepancy; nil means none.
+	Logger *slog.Logger
+}
+
+// Interruption details, as reported for processes the run did not fetch.
+const (
+	DetailNotFetched  = "run interrupted before this process was fetched"
+	DetailInterrupted = "run interrupted while this process was being fetched"
+)
+
+// Run reads every row of src, fetches each valid first-seen process with f
+// (at most opt.Workers at once), compares, and writes the listed verdicts to
+// sink in source order. It returns the counts.
+//
+// When ctx is cancelled (a signal), Run stops fetching: processes in flight
+// or not yet fetched are counted Unverified, the rest of the source is still
+// read so that every row is accounted for, and Summary.Interrupted is set;
+// the error is nil. A fatal error from f, a source error or a sink error
+// stops the run and is returned.
+func Run(ctx context.Context, src Source, f Fetcher, sink Sink, opt Options) (Summary, error) {
+	if opt.Workers < 1 {
+		opt.Workers = 1
+	}
+	if opt.Window < 1 {
+		opt.Window = DefaultWindow
+	}
+	if opt.Window <= opt.Workers {
+		opt.Window = opt.Workers + 1
+	}
+	now := opt.Now
+	if now == nil {
+		now = time.Now
+	}
+	p := &pipeline{
+		sink:   sink,
+		log:    opt.Logger,
+		ring:   make([]slot, opt.Window),
+		window: make(chan struct{}, opt.Window),
+	}
+
+	// Fetches stop on a signal (ctx) or on the first fatal error (gctx);
+	// reading stops only on a fatal error, so that a signal still accounts
+	// for every row.
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(opt.Workers)
+	readCtx, stopReading := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer stopReading(nil)
+
+	seen := make(map[[16]byte]int32)
+	var interrupted atomic.Bool
+	var seq int
+	readErr := src.Each(readCtx, func(l Local) error {
+		if l.Invalid == nil && !inWindow(l.SavedAt, opt.Since, opt.Until) {
+			return nil
+		}
+		n := seq
+		seq++
+		if err := p.reserve(readCtx); err != nil {
+			return err
+		}
+		if l.Invalid != nil {
+			return p.done(n, Invalid(l))
+		}
+		key, ok := uuidKey(l.ProcessID)
+		if !ok { // a Source must not do this; never put such an id in a URL
+			l.Invalid = fmt.Errorf("row %d, column process_id: %q is not a canonical UUID", l.Row, l.ProcessID)
+			return p.done(n, Invalid(l))
+		}
+		if first, dup := seen[key]; dup {
+			return p.done(n, Duplicate(l, int(first)))
+		}
+		seen[key] = int32(l.Row)
+		if gctx.Err() != nil {
+			interrupted.Store(true)
+			return p.done(n, Interrupted(l, DetailNotFetched))
+		}
+		g.Go(func() error {
+			r, err := f.Fetch(gctx, l.ProcessID)
+			if err == nil {
+				return p.done(n, Compare(l, r, now(), opt.StaleAfter))
+			}
+			interrupted.Store(true)
+			derr := p.done(n, Interrupted(l, DetailInterrupted))
+			if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+				return derr // a signal: the rest is counted, not fatal
+			}
+			stopReading(err)
+			return err
+		})
+		return nil
+	})
+	fetchErr := g.Wait()
+	if fetchErr != nil && (ctx.Err() == nil || !errors.Is(fetchErr, ctx.Err())) {
+		return p.sum, fetchErr
+	}
+	if readErr != nil {
+		if cause := context.Cause(readCtx); cause != nil && errors.Is(readErr, cause) {
+			readErr = cause
+		}
+		return p.sum, readErr
+	}
+	if p.err != nil {
+		return p.sum, p.err
+	}
+	if p.sum.Counts == nil {
+		p.sum.Counts = make(map[Kind]int)
+	}
+	p.sum.Interrupted = interrupted.Load()
+	return p.sum, nil
+}
+
+// inWindow reports whether t is in [since, until), open where zero.
+func inWindow(t, since, until time.Time) bool {
+	if since.IsZero() && until.IsZero() {
+		return true
+	}
+	if t.IsZero() {
+		return false
+	}
+	return (since.IsZero() || !t.Before(since)) && (until.IsZero() || t.Before(until))
+}
+
+// pipeline re-sequences verdicts that complete in any order into source
+// order. At most len(ring) verdicts are outstanding: the reader reserves a
+// place before it hands a process out, and emitting releases it.
+type pipeline struct {
+	sink   Sink
+	log    *slog.Logger
+	window chan struct{}
+
+	mu   sync.Mutex
+	ring []slot
+	next int
+	sum  Summary
+	err  error
+}
+
+type slot struct {
+	d   Discrepancy
+	set bool
+}
+
+// reserve waits for a free place in the window.
+func (p *pipeline) reserve(ctx context.Context) error {
+	select {
+	case p.window <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+// done records verdict n and emits every verdict that is now in order.
+func (p *pipeline) done(n int, d Discrepancy) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.ring[n%len(p.ring)] = slot{d: d, set: true}
+	for {
+		s := &p.ring[p.next%len(p.ring)]
+		if !s.set {
+			break
+		}
+		p.emit(s.d)
+		*s = slot{}
+		p.next++
+		<-p.window
+	}
+	return p.err
+}
+
+func (p *pipeline) emit(d Discrepancy) {
+	p.sum.Add(d)
+	if !d.Kind.Listed() || p.err != nil {
+		return
+	}
+	if p.log != nil && p.log.Enabled(context.Background(), slog.LevelDebug) {
+		p.log.Debug("discrepancy", "row", d.Local.Row, "process_id", d.Local.ProcessID,
+			"kind", string(d.Kind), "detail", d.Detail)
+	}
+	if err := p.sink.Write(d); err != nil {
+		p.err = fmt.Errorf("write report: %w", err)
+	}
+}
+
+// uuidKey packs a canonical process id into 16 bytes, so that remembering
+// millions of ids for duplicate detection stays small.
+func uuidKey(id string) (k [16]byte, ok bool) {
+	if len(id) != 36 {
+		return k, false
+	}
+	var h [32]byte
+	n := copy(h[:], id[0:8])
+	n += copy(h[n:], id[9:13])
+	n += copy(h[n:], id[14:18])
+	n += copy(h[n:], id[19:23])
+	copy(h[n:], id[24:36])
+	_, err := hex.Decode(k[:], h[:])
+	return k, err == nil
 }

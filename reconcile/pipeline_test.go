@@ -1,0 +1,218 @@
+package reconcile_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/unico-reconcile/unico-reconcile/reconcile"
+)
+
+// rows is a Source over a slice.
+type rows []reconcile.Local
+
+func (r rows) Each(ctx context.Context, fn func(reconcile.Local) error) error {
+	for _, l := range r {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := fn(l); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fetcher answers from a map after a random short delay, so that answers
+// complete out of order; it counts calls per id.
+type fetcher struct {
+	remote map[string]reconcile.Result
+	fatal  map[string]error
+	block  chan struct{} // when set, every Fetch waits for it or ctx
+	mu     sync.Mutex
+	calls  map[string]int
+	n      atomic.Int64
+}
+
+func (f *fetcher) Fetch(ctx context.Context, id string) (reconcile.Result, error) {
+	f.mu.Lock()
+	if f.calls == nil {
+		f.calls = map[string]int{}
+	}
+	f.calls[id]++
+	f.mu.Unlock()
+	f.n.Add(1)
+	if f.block != nil {
+		select {
+		case <-f.block:
+		case <-ctx.Done():
+			return reconcile.Result{}, ctx.Err()
+		}
+	}
+	time.Sleep(time.Duration(rand.IntN(300)) * time.Microsecond)
+	if err := f.fatal[id]; err != nil {
+		return reconcile.Result{}, err
+	}
+	if r, ok := f.remote[id]; ok {
+		r.Attempts = 1
+		return r, nil
+	}
+	return reconcile.Result{NotFound: true, HTTPStatus: 404, Attempts: 1}, nil
+}
+
+// sink records what it is given.
+type sink struct {
+	got []reconcile.Discrepancy
+	err error
+}
+
+func (s *sink) Write(d reconcile.Discrepancy) error {
+	s.got = append(s.got, d)
+	return s.err
+}
+
+func id(n int) string { return fmt.Sprintf("00000000-0000-4000-8000-%012d", n) }
+
+func finished(n int) reconcile.Result {
+	return reconcile.Result{Remote: &reconcile.Remote{ID: id(n), Outcome: reconcile.Outcome{Status: 3}}, HTTPStatus: 200}
+}
+
+func TestRun_SourceOrderAndCounts(t *testing.T) {
+	const n = 2000
+	var src rows
+	f := &fetcher{remote: map[string]reconcile.Result{}}
+	for i := range n {
+		l := reconcile.Local{Row: i + 2, ProcessID: id(i)}
+		switch i % 5 {
+		case 0: // lost response
+			f.remote[id(i)] = finished(i)
+		case 1, 2: // match
+			l.Status = 3
+			f.remote[id(i)] = finished(i)
+		case 3: // not found
+		case 4: // invalid
+			l.ProcessID = "not-a-uuid"
+			l.Invalid = errors.New("bad id")
+		}
+		src = append(src, l)
+	}
+	src = append(src, reconcile.Local{Row: n + 2, ProcessID: id(0)}) // a repeat
+	var out sink
+	sum, err := reconcile.Run(context.Background(), src, f, &out, reconcile.Options{Workers: 8, Window: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i < len(out.got); i++ {
+		if out.got[i].Local.Row <= out.got[i-1].Local.Row {
+			t.Fatalf("report out of source order at %d: row %d after row %d", i, out.got[i].Local.Row, out.got[i-1].Local.Row)
+		}
+	}
+	want := map[reconcile.Kind]int{
+		reconcile.LostResponse: n / 5, reconcile.Match: 2 * n / 5, reconcile.NotFound: n / 5,
+		reconcile.InvalidInput: n / 5, reconcile.DuplicateID: 1,
+	}
+	for k, w := range want {
+		if got := sum.Counts[k]; got != w {
+			t.Errorf("Counts[%s]=%d, want %d", k, got, w)
+		}
+	}
+	if got, want := sum.Total, n+1; got != want {
+		t.Errorf("Total=%d, want %d", got, want)
+	}
+	if got, want := len(out.got), sum.Discrepancies(); got != want {
+		t.Errorf("sink got %d, want %d listed", got, want)
+	}
+	if got, want := f.calls[id(0)], 1; got != want {
+		t.Errorf("repeated id fetched %d times, want %d", got, want)
+	}
+	if got, want := sum.Requests, int(f.n.Load()); got != want {
+		t.Errorf("Requests=%d, want %d", got, want)
+	}
+	if got, want := sum.Code(), reconcile.ExitDiscrepancies; got != want {
+		t.Errorf("Code()=%d, want %d", got, want)
+	}
+}
+
+func TestRun_SinceUntil(t *testing.T) {
+	day := func(d int) time.Time { return time.Date(2026, 1, d, 0, 0, 0, 0, time.UTC) }
+	src := rows{
+		{Row: 2, ProcessID: id(1), SavedAt: day(1)},
+		{Row: 3, ProcessID: id(2), SavedAt: day(2)},
+		{Row: 4, ProcessID: id(3), SavedAt: day(3)},
+		{Row: 5, ProcessID: id(4)}, // unknown saved_at: out
+		{Row: 6, ProcessID: "x", Invalid: errors.New("bad")},
+	}
+	f := &fetcher{}
+	sum, err := reconcile.Run(context.Background(), src, f, &sink{}, reconcile.Options{Since: day(2), Until: day(3)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := f.calls[id(2)], 1; got != want || len(f.calls) != 1 {
+		t.Errorf("fetched %v, want only %s", f.calls, id(2))
+	}
+	if got, want := sum.Counts[reconcile.InvalidInput], 1; got != want {
+		t.Errorf("invalid rows reported %d, want %d (never dropped by the filter)", got, want)
+	}
+}
+
+func TestRun_FatalStops(t *testing.T) {
+	var src rows
+	for i := range 10000 {
+		src = append(src, reconcile.Local{Row: i + 2, ProcessID: id(i)})
+	}
+	errKey := errors.New("APIKEY rejected")
+	f := &fetcher{fatal: map[string]error{id(5): errKey}}
+	_, err := reconcile.Run(context.Background(), src, f, &sink{}, reconcile.Options{Workers: 4, Window: 8})
+	if !errors.Is(err, errKey) {
+		t.Fatalf("Run: %v, want %v", err, errKey)
+	}
+	if got := f.n.Load(); got > 100 {
+		t.Errorf("%d fetches after a fatal error: the run did not stop at once", got)
+	}
+}
+
+func TestRun_SinkErrorStops(t *testing.T) {
+	src := rows{{Row: 2, ProcessID: id(1)}, {Row: 3, ProcessID: id(2)}}
+	errDisk := errors.New("disk full")
+	_, err := reconcile.Run(context.Background(), src, &fetcher{}, &sink{err: errDisk}, reconcile.Options{})
+	if !errors.Is(err, errDisk) {
+		t.Fatalf("Run: %v, want %v", err, errDisk)
+	}
+}
+
+func TestRun_InterruptedAccountsForEveryRow(t *testing.T) {
+	var src rows
+	for i := range 500 {
+		src = append(src, reconcile.Local{Row: i + 2, ProcessID: id(i)})
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	f := &fetcher{block: make(chan struct{})}
+	go func() {
+		for f.n.Load() < 4 {
+			time.Sleep(time.Millisecond)
+		}
+		cancel() // a signal while 4 fetches are in flight
+	}()
+	var out sink
+	sum, err := reconcile.Run(ctx, src, f, &out, reconcile.Options{Workers: 4})
+	if err != nil {
+		t.Fatalf("Run: %v, want nil (an interruption is not an error)", err)
+	}
+	if !sum.Interrupted {
+		t.Error("Interrupted=false, want true")
+	}
+	if got, want := sum.Counts[reconcile.Unverified], 500; got != want {
+		t.Errorf("unverified=%d, want %d", got, want)
+	}
+	if got, want := len(out.got), 500; got != want {
+		t.Errorf("listed %d, want %d", got, want)
+	}
+	if got, want := sum.Code(), reconcile.ExitIncomplete; got != want {
+		t.Errorf("Code()=%d, want %d", got, want)
+	}
+}
