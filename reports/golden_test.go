@@ -1,0 +1,77 @@
+package reports_test
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/unico-reconcile/unico-reconcile/reconcile"
+	"github.com/unico-reconcile/unico-reconcile/reports"
+)
+
+// TestGolden streams each case through a Set, commits it and compares the
+// three report files and the text summary with testdata/reports/<case>/.
+// Run go test -update to rewrite them, then review the diff.
+func TestGolden(t *testing.T) {
+	for _, tt := range []struct {
+		name        string
+		ds          []reconcile.Discrepancy
+		interrupted bool
+	}{
+		{"all_kinds", allKinds(), false},
+		{"no_discrepancies", []reconcile.Discrepancy{
+			{Kind: reconcile.Match, Local: reconcile.Local{Row: 2, ProcessID: idB}, HTTPStatus: 200, Attempts: 1},
+			{Kind: reconcile.Pending, Local: reconcile.Local{Row: 3, ProcessID: idG}, HTTPStatus: 200, Attempts: 2},
+		}, false},
+		{"empty_source", nil, false},
+		// Stopped by a signal after two rows: the rest counted as unverified.
+		{"interrupted", []reconcile.Discrepancy{
+			allKinds()[0],
+			{Kind: reconcile.Match, Local: reconcile.Local{Row: 3, ProcessID: idB}, HTTPStatus: 200, Attempts: 1},
+			{Kind: reconcile.Unverified, Local: reconcile.Local{Row: 4, ProcessID: idC}, Detail: "run interrupted before this process was fetched"},
+		}, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			set, err := reports.Create(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer set.Abort()
+			for _, d := range tt.ds {
+				if err := set.Write(d); err != nil {
+					t.Fatal(err)
+				}
+			}
+			sum := summaryOf(tt.ds)
+			if tt.interrupted {
+				sum.Interrupted = true
+				sum.ExitCode = sum.Code()
+			}
+			if err := set.Commit(sum); err != nil {
+				t.Fatal(err)
+			}
+
+			golden := filepath.Join("..", "testdata", "reports", tt.name)
+			for _, name := range []string{reports.CSVName, reports.JSONLName, reports.SummaryName} {
+				got, err := os.ReadFile(filepath.Join(dir, name))
+				if err != nil {
+					t.Fatal(err)
+				}
+				MustGolden(t, filepath.Join(golden, name), got)
+			}
+			var text bytes.Buffer
+			if err := reports.WriteText(&text, sum, "out/demo"); err != nil {
+				t.Fatal(err)
+			}
+			MustGolden(t, filepath.Join(golden, "summary.txt"), text.Bytes())
+
+			if got, want := MustReadDir(t, dir), []string{reports.CSVName, reports.JSONLName, reports.SummaryName}; !cmp.Equal(got, want) {
+				t.Fatalf("files %q, want %q", got, want)
+			}
+		})
+	}
+}

@@ -1,0 +1,113 @@
+package reports
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"math"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/unico-reconcile/unico-reconcile/reconcile"
+)
+
+// summaryView is summary.json. Times are UTC, null when unknown.
+type summaryView struct {
+	RunID           string     `json:"run_id"`
+	Version         string     `json:"version"`
+	StartedAt       *time.Time `json:"started_at"`
+	FinishedAt      *time.Time `json:"finished_at"`
+	DurationSeconds *float64   `json:"duration_seconds"`
+	Source          string     `json:"source"`
+	APIRoot         string     `json:"api_root"`
+	Rate            float64    `json:"rate"`
+	Workers         int        `json:"workers"`
+	Requests        int        `json:"requests"`
+	Retries         int        `json:"retries"`
+	RateLimited     int        `json:"rate_limited"`
+	Interrupted     bool       `json:"interrupted"`
+	ExitCode        int        `json:"exit_code"`
+	Counts          counts     `json:"counts"`
+}
+
+// counts encodes as {"total", "matched", "pending", then one key per kind in
+// reconcile.Kinds order}, zeros included.
+type counts struct {
+	total  int
+	byKind map[reconcile.Kind]int
+}
+
+func (c counts) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	field := func(key string, n int) {
+		if b.Len() == 0 {
+			b.WriteByte('{')
+		} else {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.Quote(key)) // kinds are plain ASCII names
+		b.WriteByte(':')
+		b.WriteString(strconv.Itoa(n))
+	}
+	field("total", c.total)
+	field("matched", c.byKind[reconcile.Match])
+	field("pending", c.byKind[reconcile.Pending])
+	for _, k := range reconcile.Kinds {
+		field(string(k), c.byKind[k])
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
+
+// WriteSummary writes s to w as summary.json: one indented object ending in
+// a newline. Times are written in UTC, null when zero; user information in
+// the API root (it may hold a secret) is redacted; a rate that is not finite is written as 0 (unlimited).
+func WriteSummary(w io.Writer, s reconcile.Summary) error {
+	v := summaryView{
+		RunID:       s.RunID,
+		Version:     s.Version,
+		StartedAt:   timeOrNull(s.StartedAt),
+		FinishedAt:  timeOrNull(s.FinishedAt),
+		Source:      s.Source,
+		APIRoot:     redactURL(s.APIRoot),
+		Rate:        s.Rate,
+		Workers:     s.Workers,
+		Requests:    s.Requests,
+		Retries:     s.Retries,
+		RateLimited: s.RateLimited,
+		Interrupted: s.Interrupted,
+		ExitCode:    s.ExitCode,
+		Counts:      counts{total: s.Total, byKind: s.Counts},
+	}
+	if d, ok := duration(s); ok {
+		secs := math.Round(d.Seconds()*1000) / 1000
+		v.DurationSeconds = &secs
+	}
+	if math.IsNaN(v.Rate) || math.IsInf(v.Rate, 0) {
+		v.Rate = 0
+	}
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// duration is the run's length, when both ends are known.
+func duration(s reconcile.Summary) (time.Duration, bool) {
+	if s.StartedAt.IsZero() || s.FinishedAt.IsZero() {
+		return 0, false
+	}
+	return s.FinishedAt.Sub(s.StartedAt), true
+}
+
+// redactURL hides the user information in u, which may hold a secret
+// (https://xxxxx@host); u is returned as is when it has none or is not a URL.
+func redactURL(u string) string {
+	p, err := url.Parse(u)
+	if err != nil || p.User == nil {
+		return u
+	}
+	p.User = url.User("xxxxx")
+	return p.String()
+}
