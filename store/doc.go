@@ -1,0 +1,15 @@
+// Package store reads saved outcomes, the input of a reconciliation, from a
+// CSV file (CSV) or a SQLite database (SQLite), and streams them row by row as
+// reconcile.Local values: memory does not grow with the source.
+//
+// Every column is checked as the contract's "Local outcomes" table says. A row
+// that cannot be used is data, not an error: it is passed on with Local.Invalid
+// set to a *RowError naming the file, the row and the column. A source that
+// cannot be read at all (missing, empty, not a CSV, not a database, a bad
+// query, no process_id column) is an error, from the Open function or from
+// Each; the sentinel errors below classify it for errors.Is.
+//
+// CSV, SQLite and Source are safe for concurrent use: Each may run in several
+// goroutines at once, each call reading the source from its start. Close must
+// not be called while an Each is running.
+package store
