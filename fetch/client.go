@@ -1,0 +1,351 @@
+package fetch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/unico-reconcile/unico-reconcile/reconcile"
+)
+
+// Defaults, as the contract's flags have them.
+const (
+	// DefaultRate is the API's default per-tenant limit, in requests per
+	// second.
+	DefaultRate = 10.0
+	// DefaultWorkers is how many requests the pipeline keeps in flight, and
+	// how many idle connections NewHTTPClient keeps.
+	DefaultWorkers = 16
+	// DefaultTimeout bounds one request, body included.
+	DefaultTimeout = 30 * time.Second
+	// DefaultMaxRetries is how often one process is retried.
+	DefaultMaxRetries = 5
+	// DefaultBackoffBase and DefaultBackoffCap bound the retry back-off:
+	// 1 s, 2 s, 4 s ... up to 60 s, jittered.
+	DefaultBackoffBase = time.Second
+	DefaultBackoffCap  = 60 * time.Second
+	// MaxBodyBytes caps a response body; a longer 200 or 410 body is an
+	// error (ErrBodyTooLarge). A process body is well under 1 KiB.
+	MaxBodyBytes = 256 << 10
+	// NoRetries, as Config.MaxRetries, turns retries off (zero means
+	// DefaultMaxRetries).
+	NoRetries = -1
+)
+
+// Config configures a Client. Zero values mean the defaults, as each field
+// says.
+type Config struct {
+	// BaseURL is the API root, such as https://api.id.unico.app; the path
+	// /processes/v1/{id} is appended. Required; http or https, without
+	// query, fragment or user info.
+	BaseURL string
+	// APIKey is sent in the APIKEY header. Empty means the header is not
+	// sent (the local simulator may need none; the API answers 400 20002,
+	// which stops the run).
+	APIKey string
+	// Tokens gives the Bearer access token. Nil means no Authorization
+	// header (the API answers 400 20001, which stops the run).
+	Tokens TokenSource
+	// HTTPClient sends the requests. Nil means NewHTTPClient(DefaultWorkers).
+	// The Client never follows redirects, which would carry the APIKEY
+	// header to another host: when CheckRedirect is nil it uses a copy of
+	// HTTPClient that refuses them.
+	HTTPClient *http.Client
+	// Rate is the request rate shared by every caller, in requests per
+	// second. Zero means unlimited; the zero Config is therefore unlimited,
+	// and callers wanting the API's limit pass DefaultRate.
+	Rate float64
+	// MaxRetries is how many times one process is retried after its first
+	// attempt, for 429, 5xx, transport and body failures. Zero means
+	// DefaultMaxRetries; NoRetries (or any negative number) means none.
+	MaxRetries int
+	// Timeout bounds one request, body included. Zero means DefaultTimeout.
+	Timeout time.Duration
+	// BackoffBase is the nominal delay before the first retry, doubled at
+	// each retry up to BackoffCap, which also caps Retry-After. Zero means
+	// DefaultBackoffBase and DefaultBackoffCap.
+	BackoffBase, BackoffCap time.Duration
+	// Logger receives a debug line per retry and rate change, and an info
+	// line per token renewal. Nil means no logs.
+	Logger *slog.Logger
+	// Now is the clock of Result.FetchedAt and of HTTP-date Retry-After
+	// values. Nil means time.Now. Waiting uses the monotonic clock.
+	Now func() time.Time
+}
+
+// Client fetches processes from the API. It implements reconcile.Fetcher and
+// is safe for concurrent use; every caller shares its rate.
+type Client struct {
+	endpoint string // root + "/processes/v1/"
+	apiKey   string
+	tokens   TokenSource
+	hc       *http.Client
+	policy   Policy
+	timeout  time.Duration
+	log      *slog.Logger
+	now      func() time.Time
+	pacer    *pacer
+	renewing chan struct{} // a one-slot lock: one renewal at a time
+}
+
+var _ reconcile.Fetcher = (*Client)(nil)
+
+// New returns a Client for cfg, or an error naming the field that is wrong.
+func New(cfg Config) (*Client, error) {
+	endpoint, err := endpointOf(cfg.BaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if !validHeaderValue(cfg.APIKey) {
+		return nil, errors.New("api key: white space or control characters inside")
+	}
+	if math.IsNaN(cfg.Rate) || cfg.Rate < 0 {
+		return nil, fmt.Errorf("rate %v: must be 0 (unlimited) or more", cfg.Rate)
+	}
+	if cfg.Timeout < 0 || cfg.BackoffBase < 0 || cfg.BackoffCap < 0 {
+		return nil, errors.New("timeout and back-off must not be negative")
+	}
+	c := &Client{
+		endpoint: endpoint,
+		apiKey:   cfg.APIKey,
+		tokens:   cfg.Tokens,
+		hc:       cfg.HTTPClient,
+		policy: Policy{
+			MaxRetries:  cfg.MaxRetries,
+			BackoffBase: cmpOr(cfg.BackoffBase, DefaultBackoffBase),
+			BackoffCap:  cmpOr(cfg.BackoffCap, DefaultBackoffCap),
+		},
+		timeout:  cmpOr(cfg.Timeout, DefaultTimeout),
+		log:      cfg.Logger,
+		now:      cfg.Now,
+		pacer:    newPacer(limitOf(cfg.Rate)),
+		renewing: make(chan struct{}, 1),
+	}
+	switch {
+	case cfg.MaxRetries == 0:
+		c.policy.MaxRetries = DefaultMaxRetries
+	case cfg.MaxRetries < 0:
+		c.policy.MaxRetries = 0
+	}
+	if c.policy.BackoffCap < c.policy.BackoffBase {
+		c.policy.BackoffCap = c.policy.BackoffBase
+	}
+	if c.hc == nil {
+		c.hc = NewHTTPClient(DefaultWorkers)
+	} else if c.hc.CheckRedirect == nil {
+		hc := *c.hc
+		hc.CheckRedirect = refuseRedirect
+		c.hc = &hc
+	}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	return c, nil
+}
+
+func cmpOr(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
+}
+
+func endpointOf(root string) (string, error) {
+	u, err := url.Parse(root)
+	if err != nil {
+		return "", errors.New("api root: not a URL")
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return "", fmt.Errorf("api root %q: must start with https:// or http://", u.Redacted())
+	case u.Host == "":
+		return "", fmt.Errorf("api root %q: no host", u.Redacted())
+	case u.User != nil:
+		return "", fmt.Errorf("api root %q: user info is not allowed", u.Redacted())
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		return "", fmt.Errorf("api root %q: query and fragment are not allowed", u.Redacted())
+	}
+	return strings.TrimRight(u.String(), "/") + "/processes/v1/", nil
+}
+
+// Rate returns the current shared rate in requests per second, lowered
+// after 429s and creeping back on success; 0 means unlimited.
+func (c *Client) Rate() float64 { return c.pacer.rate() }
+
+// PausedUntil returns when the pause that a 429 imposed on every caller
+// ends, or the zero time when none is in force.
+func (c *Client) PausedUntil() time.Time { return c.pacer.pausedUntil() }
+
+// Fetch asks the API for one process, retrying as Policy decides. See
+// reconcile.Fetcher for the contract: a per-process failure is in
+// Result.Err; the error is non-nil only when the run must stop (a fatal API
+// answer, whose *APIError errors.As finds, a token source failure, or ctx's
+// error).
+func (c *Client) Fetch(ctx context.Context, processID string) (reconcile.Result, error) {
+	var res reconcile.Result
+	id, ok := reconcile.ParseProcessID(processID)
+	if !ok {
+		res.Err = fmt.Errorf("%w: %q", ErrInvalidProcessID, printable(processID))
+		return res, nil
+	}
+	renewed := false
+	for n := 1; ; n++ {
+		sentAt, err := c.pacer.wait(ctx)
+		if err != nil {
+			return res, fmt.Errorf("fetch %s: %w", id, err)
+		}
+		token, err := c.token(ctx)
+		if err != nil {
+			return res, err
+		}
+		o := c.attempt(ctx, id, token)
+		res.Attempts += 1 + o.replays
+		c.pacer.charge(o.replays)
+		if o.status != 0 {
+			res.HTTPStatus, res.ErrorCode, res.FetchedAt = o.status, o.code, o.at
+		}
+		if o.status == http.StatusTooManyRequests {
+			res.RateLimited++
+		}
+		if err := ctx.Err(); err != nil {
+			return res, fmt.Errorf("fetch %s: %w", id, err)
+		}
+		v := c.policy.Decide(Attempt{
+			N: n, HTTPStatus: o.status, Code: o.code, Err: o.err,
+			RetryAfter: o.retryAfter, Now: o.at, Renewed: renewed,
+			Jitter: rand.Float64(),
+		})
+		c.pace(ctx, o.status, sentAt, v)
+		switch v.Action {
+		case Done:
+			if o.status == http.StatusNotFound {
+				res.NotFound = true
+			} else {
+				res.Remote = o.remote
+			}
+			return res, nil
+		case Retry:
+			c.log.LogAttrs(ctx, slog.LevelDebug, "retry",
+				slog.String("process_id", id), slog.Int("attempt", n),
+				slog.Int("status", o.status), slog.String("code", o.code),
+				slog.String("reason", v.Reason), slog.Duration("delay", v.Delay),
+				slog.String("url", c.endpoint+id), slog.Any("error", o.failure()))
+			if err := sleep(ctx, v.Delay); err != nil {
+				return res, fmt.Errorf("fetch %s: %w", id, err)
+			}
+		case GiveUp:
+			res.Err = o.failure()
+			if n > 1 {
+				res.Err = fmt.Errorf("no answer after %d attempts: %w", n, res.Err)
+			}
+			return res, nil
+		case Fatal:
+			var why error
+			if renewed && o.code == "10502" {
+				why = errors.New("the renewed token was reported expired too")
+			}
+			return res, newFatal(o.api, why)
+		case Renew:
+			if err := c.renew(ctx, token); err != nil {
+				if ctx.Err() != nil {
+					return res, fmt.Errorf("fetch %s: %w", id, ctx.Err())
+				}
+				return res, newFatal(o.api, scrubError(err, scrubber(c.apiKey, token)))
+			}
+			renewed = true
+		}
+	}
+}
+
+// pace feeds one verdict to the shared pacer: a 429 cuts the rate and
+// pauses everyone; a final answer lets the rate creep back.
+func (c *Client) pace(ctx context.Context, status int, sentAt int64, v Verdict) {
+	switch {
+	case status == http.StatusTooManyRequests:
+		c.pacer.pause(v.Pause)
+		if c.pacer.attack(sentAt) {
+			c.log.LogAttrs(ctx, slog.LevelDebug, "rate lowered",
+				slog.Float64("rate", c.pacer.rate()), slog.Duration("pause", v.Pause))
+		}
+	case v.Action == Done:
+		c.pacer.succeed()
+	}
+}
+
+func (c *Client) token(ctx context.Context) (string, error) {
+	if c.tokens == nil {
+		return "", nil
+	}
+	tok, err := c.tokens.Token(ctx)
+	if err != nil {
+		return "", fmt.Errorf("access token: %w", scrubError(err, scrubber(c.apiKey)))
+	}
+	return tok, nil
+}
+
+// renew asks the token source for a token other than expired. Callers that
+// notice the expiry together queue here; the first renews, the others find
+// the token already changed and return at once.
+func (c *Client) renew(ctx context.Context, expired string) error {
+	if c.tokens == nil {
+		return fmt.Errorf("%w: no token source", ErrTokenNotRenewed)
+	}
+	select {
+	case c.renewing <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-c.renewing }()
+	if cur, err := c.tokens.Token(ctx); err == nil && cur != expired && cur != "" {
+		return nil
+	}
+	fresh, err := c.tokens.Renew(ctx, expired)
+	if err != nil {
+		return err
+	}
+	if fresh == "" || fresh == expired {
+		return ErrTokenNotRenewed
+	}
+	c.log.LogAttrs(ctx, slog.LevelInfo, "access token renewed")
+	return nil
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// scrubError keeps err's chain but rewrites its text without secrets.
+func scrubError(err error, scrub func(string) string) error {
+	if err == nil {
+		return nil
+	}
+	return &scrubbed{msg: scrub(err.Error()), err: err}
+}
+
+type scrubbed struct {
+	msg string
+	err error
+}
+
+func (e *scrubbed) Error() string { return e.msg }
+func (e *scrubbed) Unwrap() error { return e.err }
