@@ -376,7 +376,7 @@ func generateDemo() *demo {
 	// invalid_input: never sent. The ones with a valid id exist remotely, so
 	// that a test can check they were not fetched.
 	{
-		rem := r.finished()
+		r.finished() // keeps the generator's sequence, and so the committed data
 		bad := []struct{ note, id, status, serpro, score, saved string }{
 			{"process_id without dashes", strings.ReplaceAll(r.uuid(), "-", ""), "3", "", "", r.savedAt(1, 10)},
 			{"process_id not a UUID", "PROC-2026-000123", "3", "", "", r.savedAt(1, 10)},
@@ -395,7 +395,7 @@ func generateDemo() *demo {
 			{"saved_at not RFC 3339", "saved_at", "31/01/2026 10:00"},
 		} {
 			id := r.uuid()
-			rem = r.finished()
+			rem := r.finished()
 			d.remote = append(d.remote, remoteJSON(id, rem, ""))
 			cells := localCells(id, r.stored(rem), r.savedAt(1, 10))
 			cells[slicesIndex(demoHeader, b.col)] = b.value

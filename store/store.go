@@ -59,7 +59,7 @@ var _ reconcile.Source = (*Source)(nil)
 func Open(source, query string) (*Source, error) {
 	if path, ok := strings.CutPrefix(source, "sqlite:"); ok {
 		if path == "" {
-			return nil, fmt.Errorf("%q: %w: no path after sqlite:", source, ErrUnsupportedSource)
+			return nil, fmt.Errorf("%q: %w: no path after the sqlite: prefix", source, ErrUnsupportedSource)
 		}
 		s, err := OpenSQLite(path, query)
 		if err != nil {
