@@ -1,0 +1,34 @@
+# unico-reconcile: see README.md.
+GO       ?= go
+BIN      := bin/unico-reconcile
+VERSION  := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT   := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+LDFLAGS  := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+# Tests never see the caller's credentials or settings.
+CLEANENV := env $(foreach v,$(filter UNICO_%,$(.VARIABLES)),-u $(v))
+BENCHTIME ?= 1x
+
+.PHONY: build test lint bench demo clean
+
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .
+
+test:
+	$(CLEANENV) $(GO) test -race -count=1 ./...
+
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+lint:
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+	$(CLEANENV) $(GO) test -count=1 -run 'TestImportGraph' .
+	$(GO) mod tidy -diff
+
+bench:
+	$(CLEANENV) $(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -benchmem ./...
+
+demo:
+	$(GO) run -ldflags '$(LDFLAGS)' . demo
+
+clean:
+	rm -rf bin out

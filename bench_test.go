@@ -1,0 +1,166 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/unico-reconcile/unico-reconcile/fetch"
+	"github.com/unico-reconcile/unico-reconcile/simulator"
+)
+
+// The end-to-end benchmarks of make bench: the whole pipeline (read, fetch,
+// compare, report) against the simulator on loopback. Each reports its
+// figures with b.ReportMetric; targets are in issue 2 and the README.
+
+// MustFixture writes n processes the simulator knows (status 3, matching)
+// to processes.jsonl and saved.csv in dir.
+func MustFixture(tb testing.TB, dir string, n int) (data, source string) {
+	tb.Helper()
+	data, source = filepath.Join(dir, "processes.jsonl"), filepath.Join(dir, "saved.csv")
+	df, err := os.Create(data)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	sf, err := os.Create(source)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	dw, sw := bufio.NewWriter(df), bufio.NewWriter(sf)
+	fmt.Fprint(sw, csvHeader)
+	for i := range n {
+		id := fmt.Sprintf("%08x-0000-4000-8000-%012x", i, i)
+		fmt.Fprintf(dw, `{"id":"%s","status":3,"unicoId":{"result":"yes"},"government":{"serpro":%d}}`+"\n", id, i%101)
+		fmt.Fprintf(sw, "%s,3,yes,,%d,,,2026-01-02T03:04:05Z\n", id, i%101)
+	}
+	for _, err := range []error{dw.Flush(), sw.Flush(), df.Close(), sf.Close()} {
+		if err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return data, source
+}
+
+// benchRun runs the job in-process against sim and reports throughput.
+func benchRun(b *testing.B, n int, cfg simulator.Config, rate float64, workers int) {
+	dir := b.TempDir()
+	data, source := MustFixture(b, dir, n)
+	sim, srv := MustSimulator(b, data, cfg)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	b.ResetTimer()
+	for i := range b.N {
+		start := time.Now()
+		before := sim.Stats()
+		sum, err := runJob(context.Background(), runOptions{
+			Source: source, APIRoot: srv.URL, Rate: rate, Workers: workers,
+			Timeout: fetch.DefaultTimeout, MaxRetries: fetch.DefaultMaxRetries,
+			BackoffBase: fetch.DefaultBackoffBase, StaleAfter: 24 * time.Hour,
+			Out: filepath.Join(dir, fmt.Sprint("out", i)),
+		}, io.Discard, log)
+		elapsed := time.Since(start)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if sum.ExitCode != 0 {
+			b.Fatalf("exit code %d: %v", sum.ExitCode, sum.Counts)
+		}
+		after := sim.Stats()
+		b.ReportMetric(float64(n)/elapsed.Seconds(), "processes/s")
+		b.ReportMetric(float64(after.Requests-before.Requests)/float64(n), "requests/process")
+		b.ReportMetric(float64(after.RateLimited-before.RateLimited), "429s")
+		if cfg.Rate > 0 {
+			b.ReportMetric(100*float64(n)/elapsed.Seconds()/cfg.Rate, "%limit")
+		}
+	}
+}
+
+// BenchmarkRun_AtLimit: --rate R against a server limit of R must use the
+// budget (>= 97 %limit) and get no 429.
+func BenchmarkRun_AtLimit(b *testing.B) {
+	const r = 20
+	benchRun(b, 20*r, simulator.Config{Rate: r}, r, fetch.DefaultWorkers)
+}
+
+// BenchmarkRun_AboveLimit: --rate 3R against a server limit of R must adapt:
+// <= 1.05 requests/process and >= 90 %limit, with and without Retry-After.
+func BenchmarkRun_AboveLimit(b *testing.B) {
+	const r = 20
+	for _, noRetryAfter := range []bool{false, true} {
+		b.Run(fmt.Sprintf("NoRetryAfter=%v", noRetryAfter), func(b *testing.B) {
+			benchRun(b, 30*r, simulator.Config{Rate: r, NoRetryAfter: noRetryAfter}, 3*r, fetch.DefaultWorkers)
+		})
+	}
+}
+
+// BenchmarkRun_Unlimited: no limit, loopback, server in the same process:
+// the whole pipeline must do >= 10,000 processes/s on 2 cores.
+func BenchmarkRun_Unlimited(b *testing.B) {
+	benchRun(b, 100_000, simulator.Config{}, 0, fetch.DefaultWorkers)
+}
+
+// BenchmarkRun_Memory1M runs the built binary over 1,000,000 processes
+// against the simulator in another process, and reports the job's peak RSS:
+// it must stay under 100 MB.
+func BenchmarkRun_Memory1M(b *testing.B) {
+	const n = 1_000_000
+	dir := b.TempDir()
+	data, source := MustFixture(b, dir, n)
+	root := MustSimulateProcess(b, data)
+	b.ResetTimer()
+	for i := range b.N {
+		out := filepath.Join(dir, fmt.Sprint("out", i))
+		cmd := exec.Command(binary, "--log-format", "json", "run", "--source", source,
+			"--base-url", root, "--rate", "0", "--out", out)
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+		cmd.Stderr = os.Stderr
+		start := time.Now()
+		if err := cmd.Run(); err != nil {
+			b.Fatalf("run: %v", err)
+		}
+		elapsed := time.Since(start)
+		// ru_maxrss also counts what the child shared with this process
+		// before exec: this process must stay small, hence the simulator in
+		// a process of its own.
+		ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+		b.ReportMetric(float64(ru.Maxrss)/1024, "peak-RSS-MB")
+		b.ReportMetric(float64(n)/elapsed.Seconds(), "processes/s")
+	}
+}
+
+// MustSimulateProcess starts "unico-reconcile simulate" on data and returns
+// its API root; the process is stopped at cleanup.
+func MustSimulateProcess(tb testing.TB, data string) string {
+	tb.Helper()
+	cmd := exec.Command(binary, "--log-format", "json", "simulate", "--data", data,
+		"--addr", "127.0.0.1:0", "--rate", "0")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		_ = cmd.Wait()
+	})
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		var line struct{ Msg, Addr string }
+		if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "simulator listening" {
+			go func() { _, _ = io.Copy(io.Discard, stderr) }()
+			return "http://" + line.Addr
+		}
+	}
+	tb.Fatalf("simulate exited before listening: %v", sc.Err())
+	return ""
+}

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"encoding/json"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestImportGraph defends the shape of the house (style.md, section 1):
+// the domain imports the standard library (and errgroup) only, adapters
+// import the domain and never one another, and the simulator shares no
+// code with the client it fakes.
+func TestImportGraph(t *testing.T) {
+	const mod = "github.com/unico-reconcile/unico-reconcile/"
+	allowed := map[string][]string{
+		"reconcile": {"golang.org/x/sync/errgroup"},
+		"store":     {mod + "reconcile", "github.com/gocarina/gocsv", "github.com/jmoiron/sqlx", "github.com/mattn/go-sqlite3"},
+		"fetch":     {mod + "reconcile", "golang.org/x/time/rate", "golang.org/x/sync/singleflight"},
+		"reports":   {mod + "reconcile", "github.com/gocarina/gocsv"},
+		"simulator": {"golang.org/x/time/rate"},
+	}
+	out, err := exec.Command("go", "list", "-json=ImportPath,Imports", "./...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	for dec.More() {
+		var p struct {
+			ImportPath string
+			Imports    []string
+		}
+		if err := dec.Decode(&p); err != nil {
+			t.Fatal(err)
+		}
+		name, ok := strings.CutPrefix(p.ImportPath, mod)
+		if !ok {
+			continue // main wires everything
+		}
+		allow, ok := allowed[strings.Split(name, "/")[0]]
+		if !ok {
+			t.Errorf("package %s is not in the layout (style.md, section 1)", p.ImportPath)
+			continue
+		}
+	imports:
+		for _, imp := range p.Imports {
+			if !strings.Contains(strings.Split(imp, "/")[0], ".") {
+				continue // standard library
+			}
+			for _, a := range allow {
+				if imp == a || strings.HasPrefix(imp, a+"/") {
+					continue imports
+				}
+			}
+			t.Errorf("%s imports %s: not allowed by the layout", name, imp)
+		}
+	}
+}
