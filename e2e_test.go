@@ -450,3 +450,31 @@ func TestRun_NoSecrets(t *testing.T) {
 		})
 	}
 }
+
+func TestUsageErrors(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"UnknownCommand", []string{"nosuch"}, `no command "nosuch"`},
+		{"UnknownFlag", []string{"run", "--bogus"}, "bogus"},
+		{"BadFlagValue", []string{"run", "--source", "x.csv", "--rate", "abc"}, "rate"},
+		{"NoSource", []string{"run"}, "--source is required"},
+		{"BadLogLevel", []string{"--log-level", "loud", "run", "--source", "x.csv"}, "--log-level"},
+		{"BadEnv", []string{"run", "--source", "x.csv", "--env", "staging"}, "--env"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := MustRun(t, nil, tt.args...)
+			if got, want := r.code, 2; got != want {
+				t.Errorf("exit code %d, want %d", got, want)
+			}
+			if r.stdout != "" {
+				t.Errorf("stdout %q, want nothing (it carries only the summary)", r.stdout)
+			}
+			if line := MustLastLine(t, r.stderr); !strings.Contains(line, tt.want) || strings.Count(strings.TrimSpace(r.stderr), "\n") > 0 {
+				t.Errorf("stderr %q, want one line naming %q", r.stderr, tt.want)
+			}
+		})
+	}
+}

@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -47,10 +46,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	app := newApp(stdout, stderr, &code)
 	if err := app.RunContext(ctx, args); err != nil {
 		fmt.Fprintf(stderr, "unico-reconcile: %v\n", err)
-		var ec cli.ExitCoder
-		if errors.As(err, &ec) && ec.ExitCode() != 0 {
-			return ec.ExitCode()
-		}
 		return reconcile.ExitFatal
 	}
 	return code
@@ -83,9 +78,23 @@ func newApp(stdout, stderr io.Writer, code *int) *cli.App {
 		// The default handler calls os.Exit inside Run and would skip the
 		// deferred report writes: exit codes are decided in run instead.
 		ExitErrHandler:  func(*cli.Context, error) {},
+		OnUsageError:    usageError,
 		HideHelpCommand: true,
+		CommandNotFound: func(c *cli.Context, name string) {
+			fmt.Fprintf(c.App.ErrWriter, "unico-reconcile: no command %q (see --help)\n", name)
+			*code = reconcile.ExitFatal
+		},
+	}
+	for _, cmd := range app.Commands {
+		cmd.OnUsageError = usageError
 	}
 	return app
+}
+
+// usageError keeps a bad flag to one line on stderr: stdout carries only
+// the summary, so no help text is printed there.
+func usageError(_ *cli.Context, err error, _ bool) error {
+	return fmt.Errorf("%w (see --help)", err)
 }
 
 // newLogger builds the logger the global flags ask for, on stderr.
