@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -121,10 +122,11 @@ func BenchmarkRun_Memory1M(b *testing.B) {
 		cmd := exec.Command(binary, "--log-format", "json", "run", "--source", source,
 			"--base-url", root, "--rate", "0", "--out", out)
 		cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
-		cmd.Stderr = os.Stderr
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
 		start := time.Now()
 		if err := cmd.Run(); err != nil {
-			b.Fatalf("run: %v", err)
+			b.Fatalf("run: %v\n%s", err, stderr.String())
 		}
 		elapsed := time.Since(start)
 		// ru_maxrss also counts what the child shared with this process
