@@ -268,6 +268,7 @@ func runJob(ctx context.Context, o runOptions, stdout io.Writer, log *slog.Logge
 	}
 	attrs := []any{"run_id", sum.RunID, "exit_code", sum.ExitCode, "total", sum.Total,
 		"duration", sum.FinishedAt.Sub(sum.StartedAt).Round(time.Millisecond).String(),
+		"interrupted", sum.Interrupted,
 		"requests", sum.Requests, "retries", sum.Retries, "rate_limited", sum.RateLimited,
 		"matched", sum.Counts[reconcile.Match], "pending", sum.Counts[reconcile.Pending]}
 	for _, k := range reconcile.Kinds {
