@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"database/sql"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	_ "github.com/mattn/go-sqlite3"
 
 	"github.com/unico-reconcile/unico-reconcile/simulator"
 )
@@ -434,7 +436,10 @@ func TestRun_NoSecrets(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "reports")
-			r := MustRun(t, tt.env, runArgs("testdata/demo/saved.csv", srv.URL, out, "--log-level", "debug", "--max-retries", "1")...)
+			r := MustRun(t, tt.env, append([]string{"--log-level", "debug"}, runArgs("testdata/demo/saved.csv", srv.URL, out, "--max-retries", "1")...)...)
+			if r.code == 2 && !strings.Contains(r.stderr, "rejected") {
+				t.Fatalf("exit 2 for another cause than the credentials: %s", MustLastLine(t, r.stderr))
+			}
 			texts := map[string]string{"stdout": r.stdout, "stderr": r.stderr}
 			entries, _ := os.ReadDir(out)
 			for _, e := range entries {
@@ -474,6 +479,148 @@ func TestUsageErrors(t *testing.T) {
 			}
 			if line := MustLastLine(t, r.stderr); !strings.Contains(line, tt.want) || strings.Count(strings.TrimSpace(r.stderr), "\n") > 0 {
 				t.Errorf("stderr %q, want one line naming %q", r.stderr, tt.want)
+			}
+		})
+	}
+}
+
+// TestRun_SQLiteSource runs the binary on a SQLite source, with the default
+// query and with --query, and checks that the database is left as it was.
+func TestRun_SQLiteSource(t *testing.T) {
+	_, srv := MustSimulator(t, "testdata/demo/processes.jsonl", simulator.Config{APIKey: testAPIKey, Token: testToken})
+	path := filepath.Join(t.TempDir(), "outcomes.db")
+	db, err := sql.Open("sqlite3", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, stmt := range []string{
+		`CREATE TABLE outcomes (pid TEXT, st INTEGER, unico TEXT, fraud TEXT, serpro INTEGER, live INTEGER, score REAL, saved TEXT)`,
+		`INSERT INTO outcomes VALUES ('` + idMatch + `', 3, NULL, NULL, NULL, NULL, NULL, '2026-01-02T03:04:05Z')`,
+		`INSERT INTO outcomes VALUES ('` + idMissing + `', 3, 'yes', NULL, 90, NULL, NULL, NULL)`,
+		`CREATE VIEW processes AS SELECT pid AS process_id, st AS status, unico AS unico_id_result,
+			fraud AS identity_fraudsters_result, serpro AS serpro_score, live AS liveness, score, saved AS saved_at FROM outcomes`,
+	} {
+		if _, err := db.Exec(stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	before := MustRead(t, path)
+	for _, tt := range []struct {
+		name  string
+		extra []string
+		total int
+	}{
+		{"DefaultQuery", nil, 2},
+		{"Query", []string{"--query", "SELECT pid AS process_id, st AS status FROM outcomes WHERE serpro IS NULL"}, 1},
+		{"BadQuery", []string{"--query", "SELECT process_id FROM nowhere"}, -1},
+		{"QueryWithoutProcessID", []string{"--query", "SELECT pid, st AS status FROM outcomes"}, -1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "reports")
+			r := MustRun(t, credentials, runArgs("sqlite:"+path, srv.URL, out, tt.extra...)...)
+			if tt.total < 0 {
+				if r.code != 2 || !strings.Contains(MustLastLine(t, r.stderr), "outcomes.db") {
+					t.Errorf("exit code %d, stderr %q; want 2 and one line naming the database", r.code, r.stderr)
+				}
+				return
+			}
+			if r.code > 1 {
+				t.Fatalf("exit code %d\nstderr: %s", r.code, r.stderr)
+			}
+			if got := MustSummary(t, out).Counts["total"]; got != tt.total {
+				t.Errorf("total=%d, want %d", got, tt.total)
+			}
+		})
+	}
+	if !bytes.Equal(before, MustRead(t, path)) {
+		t.Error("the source database changed")
+	}
+	entries, _ := os.ReadDir(filepath.Dir(path))
+	if len(entries) != 1 {
+		t.Errorf("the source folder holds %d entries, want only the database (no journal, -wal or -shm)", len(entries))
+	}
+}
+
+// TestDemo runs the demo command as make demo does.
+func TestDemo(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "demo")
+	r := MustRun(t, nil, "demo", "--out", out)
+	if r.code != 0 {
+		t.Fatalf("exit code %d, want 0\nstderr: %s", r.code, r.stderr)
+	}
+	for _, k := range []string{"matched", "pending", "lost_response", "status_mismatch", "result_mismatch",
+		"not_found", "still_processing", "unverified", "invalid_input", "duplicate_id"} {
+		if !strings.Contains(r.stdout, k) {
+			t.Errorf("the demo's summary lacks %s:\n%s", k, r.stdout)
+		}
+	}
+	for k, n := range MustSummary(t, out).Counts {
+		if n == 0 {
+			t.Errorf("the demo shows no %s", k)
+		}
+	}
+	MustNoTempFiles(t, out)
+}
+
+// TestSimulate starts the simulate command and asks it for a known and an
+// unknown process.
+func TestSimulate(t *testing.T) {
+	root := MustSimulateProcess(t, "testdata/demo/processes.jsonl")
+	for _, tt := range []struct {
+		id   string
+		code int
+	}{
+		{idMatch, http.StatusOK},
+		{idMissing, http.StatusNotFound},
+		{"not-a-uuid", http.StatusBadRequest},
+	} {
+		resp, err := http.Get(root + "/processes/v1/" + tt.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tt.code {
+			t.Errorf("GET %s: %d, want %d", tt.id, resp.StatusCode, tt.code)
+		}
+	}
+}
+
+// TestRun_Logs: at info, one line when the run starts and one when it ends
+// with the counts; a line per discrepancy only at debug.
+func TestRun_Logs(t *testing.T) {
+	_, srv := MustSimulator(t, "testdata/demo/processes.jsonl", simulator.Config{APIKey: testAPIKey, Token: testToken})
+	source := MustWrite(t, "d.csv", csvHeader+MustDemoRow(t, idMatch)+idMissing+",3,,,,,,\n")
+	for _, tt := range []struct {
+		level         string
+		discrepancies int
+	}{
+		{"info", 0},
+		{"debug", 1},
+	} {
+		t.Run(tt.level, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "reports")
+			r := MustRun(t, credentials, append([]string{"--log-level", tt.level}, runArgs(source, srv.URL, out)...)...)
+			msgs := map[string]int{}
+			var end map[string]any
+			for _, line := range strings.Split(strings.TrimSpace(r.stderr), "\n") {
+				var l map[string]any
+				if err := json.Unmarshal([]byte(line), &l); err != nil {
+					t.Fatalf("not a JSON log line: %q", line)
+				}
+				msg, _ := l["msg"].(string)
+				msgs[msg]++
+				if msg == "run end" {
+					end = l
+				}
+			}
+			if msgs["run start"] != 1 || msgs["run end"] != 1 || msgs["discrepancy"] != tt.discrepancies {
+				t.Errorf("log messages %v; want one run start, one run end, %d discrepancy", msgs, tt.discrepancies)
+			}
+			if end["total"] != 2.0 || end["not_found"] != 1.0 || end["exit_code"] != 1.0 {
+				t.Errorf("run end line %v lacks the counts", end)
 			}
 		})
 	}
