@@ -102,6 +102,18 @@ func BenchmarkRun_AboveLimit(b *testing.B) {
 	}
 }
 
+// BenchmarkRun_StrictLimiter: the same two scenarios against a server whose
+// bucket holds a single token, so that any two requests closer than 1/R get
+// 429 (a limiter stricter than "R requests in a second").
+func BenchmarkRun_StrictLimiter(b *testing.B) {
+	const r = 20
+	for _, client := range []float64{r, 3 * r} {
+		b.Run(fmt.Sprintf("rate=%gx", client/r), func(b *testing.B) {
+			benchRun(b, 100*r, simulator.Config{Rate: r, Burst: 1}, client, fetch.DefaultWorkers)
+		})
+	}
+}
+
 // BenchmarkRun_Unlimited: no limit, loopback, server in the same process:
 // the whole pipeline must do >= 10,000 processes/s on 2 cores.
 func BenchmarkRun_Unlimited(b *testing.B) {

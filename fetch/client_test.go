@@ -441,6 +441,31 @@ func TestClient_Fetch_RateAdapts(t *testing.T) {
 	}
 }
 
+// TestClient_Fetch_RateProbesNearLimit: after a 429 the rate climbs back
+// quickly to just under where the 429 came (the limit lies about there), then
+// only slowly past it, so that probing for more rarely trips the limit again.
+func TestClient_Fetch_RateProbesNearLimit(t *testing.T) {
+	ok := MustReadFixture(t, "ok.json")
+	_, srv := newFake(t, reply{429, MustReadFixture(t, "rate_limited.json"), nil}, reply{200, ok, nil})
+	c := MustNew(t, srv, fetch.Config{Rate: 2000})
+	if _, err := c.Fetch(context.Background(), askID); err != nil {
+		t.Fatal(err)
+	}
+	// The retry's success already adds its +0.2%.
+	if got := c.Rate(); got < 1500 || got > 1505 {
+		t.Fatalf("Rate()=%v after the first 429, want about 1500 (cut by a quarter)", got)
+	}
+	for range 200 {
+		if _, err := c.Fetch(context.Background(), askID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// 200 successes at +0.2% each would be +49%: past the configured rate.
+	if got := c.Rate(); got < 0.97*2000 || got >= 2000 {
+		t.Fatalf("Rate()=%v after 200 successes, want in [%v, 2000): back near the limit, probing slowly", got, 0.97*2000)
+	}
+}
+
 func TestClient_Fetch_ResetConnection(t *testing.T) {
 	ok := MustReadFixture(t, "ok.json")
 	for _, tt := range []struct {

@@ -14,19 +14,32 @@ import (
 // Adaptive pacing, after rclone's lib/pacer, applied to a shared limiter's
 // rate instead of to per-caller sleeps. The constants are shifts, as there:
 //
-//   - attack: a 429 multiplies the rate by 1 - 2^-attackShift (3/4): the
-//     rate is cut by a quarter, once per congestion event: 429s for requests
-//     sent before the last cut are echoes of it and cut nothing;
-//   - decay: every success divides it by 1 - 2^-decayShift, about +0.2% at
-//     9, until it is back at the configured rate. At 10 req/s that is +20%
-//     in 10 s; at 50 req/s, +20% in 2 s.
+//   - attack: a 429 cuts the rate once per congestion event (429s for
+//     requests sent before the last cut are echoes of it and cut nothing):
+//     by 2^-attackShift (a quarter) when the previous event was recent, the
+//     client still being far above the limit; by 2^-gentleShift (an eighth)
+//     after calmAfter without one, when it only brushed the limit;
+//   - memory: the rate at which the 429 came, less 3%, becomes the soft
+//     ceiling: the limit is known to lie about there;
+//   - decay: every success divides the rate by 1 - 2^-decayShift, about
+//     +0.2% at 9, up to the soft ceiling (at 10 req/s, +20% in 10 s); above
+//     it, by 1 - 2^-probeShift, about +0.01% at 13, so that probing for
+//     more brushes the limit rarely. The memory lasts forgetAfter without a
+//     429: then the limit may have been lifted, and the rate climbs at the
+//     decay pace back to the configured one.
 //
-// The pause that a 429 sets holds everyone for the Retry-After (or the
-// back-off); the rate cut keeps the next burst from tripping the limit again.
-// Tuned with BenchmarkClient_Fetch_AboveLimit (bench_test.go).
+// Every 429 costs a pause of everyone (Retry-After, at least a second in
+// practice), so the pacer's job is to make them rare, not just survivable.
+// Tuned with BenchmarkRun_AboveLimit and BenchmarkRun_StrictLimiter (the
+// root package) and BenchmarkClient_Fetch_AboveLimit (bench_test.go).
 const (
 	attackShift = 2
+	gentleShift = 3
+	calmAfter   = 10 * time.Second
+	softMargin  = 0.97
 	decayShift  = 9
+	probeShift  = 13
+	forgetAfter = time.Minute
 	// minRate is the floor of the adaptive rate, in requests per second.
 	minRate = 0.5
 	// unlimitedAbove is where an unlimited client, slowed by a 429 to
@@ -45,6 +58,8 @@ type pacer struct {
 
 	mu         sync.Mutex
 	current    rate.Limit
+	soft       rate.Limit // where the last 429 came, less 3%; 0 before any
+	attacked   bool
 	lastAttack int64
 }
 
@@ -136,11 +151,18 @@ func (p *pacer) attack(sentAt int64) bool {
 	if sentAt < p.lastAttack {
 		return false // sent before the last cut: the same congestion
 	}
-	p.lastAttack = p.now()
+	now := p.now()
+	calm := p.attacked && time.Duration(now-p.lastAttack) >= calmAfter
+	p.attacked, p.lastAttack = true, now
 	if p.current == rate.Inf {
 		p.current = DefaultRate
 	} else {
-		p.current -= p.current / (1 << attackShift)
+		p.soft = p.current * softMargin
+		shift := attackShift
+		if calm {
+			shift = gentleShift
+		}
+		p.current -= p.current / rate.Limit(int(1)<<shift)
 	}
 	p.current = max(p.current, min(minRate, p.ceiling))
 	p.full.Store(false)
@@ -148,7 +170,8 @@ func (p *pacer) attack(sentAt int64) bool {
 	return true
 }
 
-// succeed lets the rate creep back towards the ceiling after a success.
+// succeed lets the rate creep back towards the ceiling after a success:
+// quickly up to the soft ceiling, slowly past it.
 func (p *pacer) succeed() {
 	if p.full.Load() {
 		return
@@ -158,7 +181,17 @@ func (p *pacer) succeed() {
 	if p.current >= p.ceiling {
 		return
 	}
-	p.current /= 1 - 1.0/(1<<decayShift)
+	if p.soft != 0 && time.Duration(p.now()-p.lastAttack) >= forgetAfter {
+		p.soft = 0
+	}
+	if p.soft == 0 || p.current < p.soft {
+		p.current /= 1 - 1.0/(1<<decayShift)
+		if p.soft != 0 {
+			p.current = min(p.current, p.soft)
+		}
+	} else {
+		p.current /= 1 - 1.0/(1<<probeShift)
+	}
 	if p.current >= p.ceiling || (p.ceiling == rate.Inf && p.current >= unlimitedAbove) {
 		p.current = p.ceiling
 		p.full.Store(true)

@@ -27,6 +27,11 @@ type Config struct {
 	// token bucket holding Rate tokens (at least 1); a request that finds the
 	// bucket empty gets 429. Zero means unlimited.
 	Rate float64
+	// Burst is how many tokens the bucket holds: how many requests may come
+	// at once after a quiet spell. Zero means Rate rounded up ("Rate
+	// requests in a second"); 1 is a strict limiter that answers 429 to any
+	// two requests closer than 1/Rate.
+	Burst int
 	// NoRetryAfter leaves the Retry-After header out of 429 answers. By
 	// default it says, in whole seconds (at least 1), when a token is free.
 	NoRetryAfter bool
@@ -106,7 +111,11 @@ func New(data *Data, cfg Config) *Server {
 		s.cfg.SlowDelay = DefaultSlowDelay
 	}
 	if cfg.Rate > 0 {
-		s.limiter = rate.NewLimiter(rate.Limit(cfg.Rate), max(1, int(math.Ceil(cfg.Rate))))
+		burst := cfg.Burst
+		if burst <= 0 {
+			burst = max(1, int(math.Ceil(cfg.Rate)))
+		}
+		s.limiter = rate.NewLimiter(rate.Limit(cfg.Rate), burst)
 	}
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc("/processes/v1/{id...}", s.serveProcess)
