@@ -209,15 +209,8 @@ func parseTime(flag, s string) (time.Time, error) {
 // summary carries the exit code. An error means exit 2 and no reports.
 func runJob(ctx context.Context, o runOptions, stdout io.Writer, log *slog.Logger) (reconcile.Summary, error) {
 	started := time.Now().UTC()
-	sum := reconcile.Summary{
-		RunID:     newRunID(started),
-		Version:   appVersion(),
-		StartedAt: started,
-		Source:    o.Source,
-		APIRoot:   o.APIRoot,
-		Rate:      o.Rate,
-		Workers:   o.Workers,
-	}
+	runID := newRunID(started)
+	var sum reconcile.Summary
 	src, err := store.Open(o.Source, o.Query)
 	if err != nil {
 		return sum, err
@@ -246,9 +239,9 @@ func runJob(ctx context.Context, o runOptions, stdout io.Writer, log *slog.Logge
 	}
 	defer set.Abort()
 
-	log.Info("run start", "run_id", sum.RunID, "source", o.Source, "api_root", o.APIRoot,
+	log.Info("run start", "run_id", runID, "source", o.Source, "api_root", o.APIRoot,
 		"rate", o.Rate, "workers", o.Workers, "out", o.Out)
-	counts, err := reconcile.Run(ctx, src, client, set, reconcile.Options{
+	sum, err = reconcile.Run(ctx, src, client, set, reconcile.Options{
 		Workers:    o.Workers,
 		StaleAfter: o.StaleAfter,
 		Since:      o.Since,
@@ -256,12 +249,13 @@ func runJob(ctx context.Context, o runOptions, stdout io.Writer, log *slog.Logge
 		Logger:     log,
 	})
 	if err != nil {
-		log.Error("run stopped", "run_id", sum.RunID, "error", err.Error())
+		log.Error("run stopped", "run_id", runID, "error", err.Error())
 		return sum, err
 	}
-	sum.Total, sum.Counts, sum.Interrupted = counts.Total, counts.Counts, counts.Interrupted
-	sum.Requests, sum.Retries, sum.RateLimited = counts.Requests, counts.Retries, counts.RateLimited
-	sum.FinishedAt = time.Now().UTC()
+	// Run counts; the run's own description is added here.
+	sum.RunID, sum.Version, sum.Source, sum.APIRoot = runID, appVersion(), o.Source, o.APIRoot
+	sum.Rate, sum.Workers = o.Rate, o.Workers
+	sum.StartedAt, sum.FinishedAt = started, time.Now().UTC()
 	sum.ExitCode = sum.Code()
 	if err := set.Commit(sum); err != nil {
 		return sum, err

@@ -67,7 +67,6 @@ func MustSimulator(tb testing.TB, data string, cfg simulator.Config) (*simulator
 type result struct {
 	code           int
 	stdout, stderr string
-	out            string // the report folder
 }
 
 // command prepares the binary with args and a clean environment.
@@ -89,13 +88,7 @@ func MustRun(tb testing.TB, env []string, args ...string) result {
 	if err != nil && !errors.As(err, &exit) {
 		tb.Fatalf("run %v: %v", args, err)
 	}
-	r := result{code: cmd.ProcessState.ExitCode(), stdout: stdout.String(), stderr: stderr.String()}
-	for i, a := range args {
-		if a == "--out" && i+1 < len(args) {
-			r.out = args[i+1]
-		}
-	}
-	return r
+	return result{code: cmd.ProcessState.ExitCode(), stdout: stdout.String(), stderr: stderr.String()}
 }
 
 // runArgs are the flags every test run shares: fast retries, no limit.
@@ -108,6 +101,10 @@ var credentials = []string{"UNICO_API_KEY=" + testAPIKey, "UNICO_ACCESS_TOKEN=" 
 
 type summary struct {
 	RunID       string         `json:"run_id"`
+	Source      string         `json:"source"`
+	APIRoot     string         `json:"api_root"`
+	StartedAt   time.Time      `json:"started_at"`
+	FinishedAt  time.Time      `json:"finished_at"`
 	Requests    int            `json:"requests"`
 	ExitCode    int            `json:"exit_code"`
 	Interrupted bool           `json:"interrupted"`
@@ -154,6 +151,9 @@ func TestRun_Demo(t *testing.T) {
 	s := MustSummary(t, out)
 	if diff := cmp.Diff(wantCounts, s.Counts); diff != "" {
 		t.Errorf("summary.json counts (-want +got):\n%s", diff)
+	}
+	if s.RunID == "" || s.Source != "testdata/demo/saved.csv" || s.APIRoot != srv.URL || !s.StartedAt.Before(s.FinishedAt) {
+		t.Errorf("summary.json describes the run as %+v", s)
 	}
 	if got, want := s.Requests, sim.Stats().Requests; got != want {
 		t.Errorf("summary requests=%d, the server saw %d", got, want)
