@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -55,15 +54,11 @@ const runExitStatus = `EXIT STATUS:
       or the run was interrupted; reports written`
 
 func runFlags() []cli.Flag {
-	return []cli.Flag{
+	return append([]cli.Flag{
 		&cli.StringFlag{Name: "source", EnvVars: []string{"UNICO_RECONCILE_SOURCE"}, Usage: "saved outcomes: a .csv file, a SQLite file (.db, .sqlite, .sqlite3) or sqlite:PATH"},
 		&cli.StringFlag{Name: "query", Usage: "SQL for SQL sources (default: " + store.DefaultQuery + ")"},
 		&cli.StringFlag{Name: "env", Value: "production", Usage: "production or sandbox: the API root"},
 		&cli.StringFlag{Name: "base-url", EnvVars: []string{"UNICO_BASE_URL"}, Usage: "the API root, overriding --env"},
-		&cli.StringFlag{Name: "api-key", EnvVars: []string{"UNICO_API_KEY"}, Usage: "the APIKEY header value (prefer the variable or --api-key-file)"},
-		&cli.StringFlag{Name: "api-key-file", Usage: "a file holding the APIKEY header value"},
-		&cli.StringFlag{Name: "token", EnvVars: []string{"UNICO_ACCESS_TOKEN"}, Usage: "the Bearer access token (prefer the variable or --token-file)"},
-		&cli.StringFlag{Name: "token-file", Usage: "a file holding the access token, read again when the API says it expired"},
 		&cli.Float64Flag{Name: "rate", Value: fetch.DefaultRate, Usage: "requests per second shared by all workers (0: unlimited)"},
 		&cli.IntFlag{Name: "workers", Value: fetch.DefaultWorkers, Usage: "requests in flight at most"},
 		&cli.DurationFlag{Name: "timeout", Value: fetch.DefaultTimeout, Usage: "one request"},
@@ -74,7 +69,7 @@ func runFlags() []cli.Flag {
 		&cli.StringFlag{Name: "until", Usage: "only outcomes saved before this time (RFC 3339 or YYYY-MM-DD)"},
 		&cli.DurationFlag{Name: "stale-after", Value: 24 * time.Hour, Usage: "report a process still in progress remotely this long after saved_at"},
 		&cli.BoolFlag{Name: "summary-json", Usage: "print the summary on stdout as JSON (summary.json) instead of text"},
-	}
+	}, authFlags()...)
 }
 
 func runCommand(code *int) *cli.Command {
@@ -155,40 +150,10 @@ func runOptionsFrom(c *cli.Context, now time.Time) (runOptions, error) {
 	if o.Out == "" {
 		o.Out = filepath.Join("out", now.UTC().Format("20060102T150405Z"))
 	}
-	if o.APIKey, err = secret(c, "api-key"); err != nil {
+	if err := credentialsFrom(c, &o); err != nil {
 		return o, err
 	}
-	switch tok, file := c.String("token"), c.String("token-file"); {
-	case tok != "" && file != "":
-		return o, errors.New("--token and --token-file: give one")
-	case file != "":
-		if o.Tokens, err = fetch.OpenTokenFile(file); err != nil {
-			return o, fmt.Errorf("--token-file: %w", err)
-		}
-	case tok != "":
-		o.Tokens = fetch.StaticToken(tok)
-	}
 	return o, nil
-}
-
-// secret returns the value of --NAME or the content of --NAME-file.
-func secret(c *cli.Context, name string) (string, error) {
-	v, file := c.String(name), c.String(name+"-file")
-	if file == "" {
-		return v, nil
-	}
-	if v != "" {
-		return "", fmt.Errorf("--%s and --%s-file: give one", name, name)
-	}
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return "", fmt.Errorf("--%s-file: %w", name, err)
-	}
-	v = strings.TrimSpace(string(b))
-	if v == "" {
-		return "", fmt.Errorf("--%s-file %s is empty", name, file)
-	}
-	return v, nil
 }
 
 // parseTime reads an RFC 3339 time or a YYYY-MM-DD date (midnight UTC).
