@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"strings"
 
@@ -19,6 +20,15 @@ func authFlags() []cli.Flag {
 		&cli.StringFlag{Name: "token", EnvVars: []string{"UNICO_ACCESS_TOKEN"}, Usage: "the Bearer access token (prefer the variable or --token-file)"},
 		&cli.StringFlag{Name: "token-file", Usage: "a file holding the access token, read again when the API says it expired"},
 	}
+}
+
+// authOptions holds what the authentication flags ask for beyond APIKey
+// and Tokens (kept in runOptions).
+type authOptions struct{}
+
+// httpClient returns the HTTP client the run shares.
+func (o runOptions) httpClient() (*http.Client, error) {
+	return fetch.NewHTTPClient(o.Workers), nil
 }
 
 // credentialsFrom reads the credentials flags into o (APIKey, Tokens).

@@ -43,6 +43,7 @@ type runOptions struct {
 	Until       time.Time
 	StaleAfter  time.Duration
 	SummaryJSON bool
+	Auth        authOptions // cmd_auth.go
 }
 
 const runExitStatus = `EXIT STATUS:
@@ -184,11 +185,15 @@ func runJob(ctx context.Context, o runOptions, stdout io.Writer, log *slog.Logge
 	if missing := src.Missing(); len(missing) > 0 {
 		log.Warn("source lacks columns; they read as not stored", "columns", strings.Join(missing, ","))
 	}
+	hc, err := o.httpClient()
+	if err != nil {
+		return sum, err
+	}
 	client, err := fetch.New(fetch.Config{
 		BaseURL:     o.APIRoot,
 		APIKey:      o.APIKey,
 		Tokens:      o.Tokens,
-		HTTPClient:  fetch.NewHTTPClient(o.Workers),
+		HTTPClient:  hc,
 		Rate:        o.Rate,
 		MaxRetries:  retries(o.MaxRetries),
 		Timeout:     o.Timeout,

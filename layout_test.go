@@ -19,6 +19,7 @@ func TestImportGraph(t *testing.T) {
 		"fetch":     {mod + "reconcile", "golang.org/x/time/rate", "golang.org/x/sync/singleflight"},
 		"reports":   {mod + "reconcile", "github.com/gocarina/gocsv"},
 		"simulator": {"golang.org/x/time/rate"},
+		"state":     {mod + "reconcile", "github.com/jmoiron/sqlx", "github.com/mattn/go-sqlite3", "github.com/gofrs/flock"},
 	}
 	out, err := exec.Command("go", "list", "-json=ImportPath,Imports", "./...").Output()
 	if err != nil {
