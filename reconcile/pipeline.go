@@ -38,6 +38,21 @@ type Sink interface {
 	Write(Discrepancy) error
 }
 
+// Journal remembers the answers a run has had, so that a run resumed after
+// a crash, or re-checked after an outage, fetches nothing twice.
+type Journal interface {
+	// Lookup returns the answer recorded for the valid, first-seen process
+	// processID at position seq of the run (seq counts the rows Run keeps,
+	// from 0). Run calls it from one goroutine, with seq increasing. ok is
+	// false when nothing is recorded; an error stops the run.
+	Lookup(seq int, processID string) (r Result, ok bool, err error)
+	// Record keeps r, the answer fetched for processID at position seq, and
+	// the verdict kind it led to. It returns once the record is durable, so
+	// that a crash loses at most the answers in flight. It is called from
+	// many goroutines at once; an error stops the run.
+	Record(seq int, processID string, r Result, kind Kind) error
+}
+
 // DefaultWindow is how many processes may be read ahead of the oldest one
 // not yet reported, when Options.Window is zero.
 const DefaultWindow = 4096
@@ -60,12 +75,20 @@ type Options struct {
 	Now func() time.Time
 	// Logger gets a debug line per discrepancy; nil means none.
 	Logger *slog.Logger
+	// Journal, when set, answers for processes already fetched (they are
+	// compared again, not fetched) and records every new answer.
+	Journal Journal
+	// Stop, when closed, stops the run from starting new fetches: fetches
+	// in flight finish, and the processes not yet fetched are counted
+	// Unverified with DetailStopped. Nil never stops.
+	Stop <-chan struct{}
 }
 
 // Interruption details, as reported for processes the run did not fetch.
 const (
 	DetailNotFetched  = "run interrupted before this process was fetched"
 	DetailInterrupted = "run interrupted while this process was being fetched"
+	DetailStopped     = "run reached its time limit before this process was fetched"
 )
 
 // Run reads every row of src, fetches each valid first-seen process with f
@@ -130,14 +153,39 @@ func Run(ctx context.Context, src Source, f Fetcher, sink Sink, opt Options) (Su
 			return p.done(n, Duplicate(l, int(first)))
 		}
 		seen[key] = int32(l.Row)
+		if opt.Journal != nil {
+			r, ok, err := opt.Journal.Lookup(n, l.ProcessID)
+			if err != nil {
+				return err
+			}
+			if ok {
+				return p.done(n, Compare(l, r, now(), opt.StaleAfter))
+			}
+		}
 		if gctx.Err() != nil {
 			interrupted.Store(true)
 			return p.done(n, Interrupted(l, DetailNotFetched))
 		}
+		if stopped(opt.Stop) {
+			interrupted.Store(true)
+			return p.done(n, Interrupted(l, DetailStopped))
+		}
 		g.Go(func() error {
+			if stopped(opt.Stop) { // waited for a free worker past the limit
+				interrupted.Store(true)
+				return p.done(n, Interrupted(l, DetailStopped))
+			}
 			r, err := f.Fetch(gctx, l.ProcessID)
 			if err == nil {
-				return p.done(n, Compare(l, r, now(), opt.StaleAfter))
+				d := Compare(l, r, now(), opt.StaleAfter)
+				if opt.Journal != nil {
+					if err := opt.Journal.Record(n, l.ProcessID, r, d.Kind); err != nil {
+						err = fmt.Errorf("record answer: %w", err)
+						stopReading(err)
+						return err
+					}
+				}
+				return p.done(n, d)
 			}
 			interrupted.Store(true)
 			derr := p.done(n, Interrupted(l, DetailInterrupted))
@@ -167,6 +215,16 @@ func Run(ctx context.Context, src Source, f Fetcher, sink Sink, opt Options) (Su
 	}
 	p.sum.Interrupted = interrupted.Load()
 	return p.sum, nil
+}
+
+// stopped reports whether stop is closed.
+func stopped(stop <-chan struct{}) bool {
+	select {
+	case <-stop:
+		return true
+	default:
+		return false
+	}
 }
 
 // inWindow reports whether t is in [since, until), open where zero.

@@ -216,3 +216,124 @@ func TestRun_InterruptedAccountsForEveryRow(t *testing.T) {
 		t.Errorf("Code()=%d, want %d", got, want)
 	}
 }
+
+// journal is a Journal over a map, keyed by process id; it remembers which
+// seq each process was recorded at.
+type journal struct {
+	mu       sync.Mutex
+	answers  map[string]reconcile.Result
+	recorded map[string]int
+	kinds    map[string]reconcile.Kind
+	lookups  []int
+	err      error
+}
+
+func (j *journal) Lookup(seq int, pid string) (reconcile.Result, bool, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.lookups = append(j.lookups, seq)
+	r, ok := j.answers[pid]
+	return r, ok, nil
+}
+
+func (j *journal) Record(seq int, pid string, r reconcile.Result, k reconcile.Kind) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.err != nil {
+		return j.err
+	}
+	if j.recorded == nil {
+		j.recorded, j.kinds = map[string]int{}, map[string]reconcile.Kind{}
+	}
+	j.recorded[pid], j.kinds[pid] = seq, k
+	return nil
+}
+
+func TestRun_JournalAnswersAndRecords(t *testing.T) {
+	src := rows{
+		{Row: 2, ProcessID: id(1), Outcome: reconcile.Outcome{Status: 3}},
+		{Row: 3, ProcessID: "bad", Invalid: errors.New("bad id")},
+		{Row: 4, ProcessID: id(2)},
+		{Row: 5, ProcessID: id(1)}, // a repeat: never looked up
+		{Row: 6, ProcessID: id(3), Outcome: reconcile.Outcome{Status: 3}},
+	}
+	// id(1) was answered before the crash (finished: a match); id(2) and
+	// id(3) were not.
+	j := &journal{answers: map[string]reconcile.Result{id(1): {
+		Remote: &reconcile.Remote{ID: id(1), Outcome: reconcile.Outcome{Status: 3}}, HTTPStatus: 200, Attempts: 2}}}
+	f := &fetcher{remote: map[string]reconcile.Result{id(2): finished(2), id(3): finished(3)}}
+	sum, err := reconcile.Run(context.Background(), src, f, &sink{}, reconcile.Options{Workers: 2, Journal: j})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.calls[id(1)] != 0 {
+		t.Errorf("a recorded process was fetched again: calls %v", f.calls)
+	}
+	if got, want := j.lookups, []int{0, 2, 4}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("lookups at seq %v, want %v (valid first-seen rows, in order)", got, want)
+	}
+	if got, want := j.recorded, map[string]int{id(2): 2, id(3): 4}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("recorded %v, want %v (new answers only, at their seq)", got, want)
+	}
+	if got, want := j.kinds[id(2)], reconcile.LostResponse; got != want {
+		t.Errorf("recorded kind %s, want %s", got, want)
+	}
+	if sum.Counts[reconcile.Match] != 2 || sum.Counts[reconcile.LostResponse] != 1 {
+		t.Errorf("counts %v: the recorded answer must be compared like a fetched one", sum.Counts)
+	}
+	if got, want := sum.Requests, 2+2; got != want {
+		t.Errorf("Requests=%d, want %d (the recorded attempts count: the reports cover the whole run)", got, want)
+	}
+}
+
+func TestRun_JournalErrorStops(t *testing.T) {
+	var src rows
+	for i := range 1000 {
+		src = append(src, reconcile.Local{Row: i + 2, ProcessID: id(i)})
+	}
+	errDisk := errors.New("disk full")
+	f := &fetcher{}
+	_, err := reconcile.Run(context.Background(), src, f, &sink{}, reconcile.Options{Workers: 4, Journal: &journal{err: errDisk}})
+	if !errors.Is(err, errDisk) {
+		t.Fatalf("Run: %v, want %v", err, errDisk)
+	}
+	if got := f.n.Load(); got > 100 {
+		t.Errorf("%d fetches after the journal failed: the run did not stop", got)
+	}
+}
+
+func TestRun_StopFinishesInFlight(t *testing.T) {
+	var src rows
+	for i := range 500 {
+		src = append(src, reconcile.Local{Row: i + 2, ProcessID: id(i)})
+	}
+	f := &fetcher{block: make(chan struct{})}
+	stop := make(chan struct{})
+	go func() {
+		for f.n.Load() < 4 {
+			time.Sleep(time.Millisecond)
+		}
+		close(stop)    // the time limit, while 4 fetches are in flight
+		close(f.block) // which then complete
+	}()
+	j := &journal{}
+	sum, err := reconcile.Run(context.Background(), src, f, &sink{}, reconcile.Options{Workers: 4, Stop: stop, Journal: j})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sum.Interrupted {
+		t.Error("Interrupted=false, want true")
+	}
+	if got, want := int(f.n.Load()), 4; got != want {
+		t.Errorf("%d fetches, want %d: none may start after Stop", got, want)
+	}
+	if got, want := len(j.recorded), 4; got != want {
+		t.Errorf("%d answers recorded, want the %d in flight (finished, not dropped)", got, want)
+	}
+	if got, want := sum.Counts[reconcile.NotFound], 4; got != want {
+		t.Errorf("not_found=%d, want %d (in-flight fetches finish)", got, want)
+	}
+	if got, want := sum.Counts[reconcile.Unverified], 496; got != want {
+		t.Errorf("unverified=%d, want %d", got, want)
+	}
+}
