@@ -48,6 +48,7 @@ type source interface {
 	reconcile.Source
 	io.Closer
 	Missing() []string
+	Survey(context.Context) (Survey, error)
 }
 
 var _ reconcile.Source = (*Source)(nil)
