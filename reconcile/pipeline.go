@@ -131,7 +131,7 @@ func Run(ctx context.Context, src Source, f Fetcher, sink Sink, opt Options) (Su
 
 	seen := make(map[[16]byte]int32)
 	var interrupted atomic.Bool
-	var seq int
+	var seq, reused int
 	readErr := src.Each(readCtx, func(l Local) error {
 		if l.Invalid == nil && !inWindow(l.SavedAt, opt.Since, opt.Until) {
 			return nil
@@ -159,6 +159,7 @@ func Run(ctx context.Context, src Source, f Fetcher, sink Sink, opt Options) (Su
 				return err
 			}
 			if ok {
+				reused++
 				return p.done(n, Compare(l, r, now(), opt.StaleAfter))
 			}
 		}
@@ -214,6 +215,7 @@ func Run(ctx context.Context, src Source, f Fetcher, sink Sink, opt Options) (Su
 		p.sum.Counts = make(map[Kind]int)
 	}
 	p.sum.Interrupted = interrupted.Load()
+	p.sum.Reused = reused
 	return p.sum, nil
 }
 

@@ -281,6 +281,9 @@ func TestRun_JournalAnswersAndRecords(t *testing.T) {
 	if sum.Counts[reconcile.Match] != 2 || sum.Counts[reconcile.LostResponse] != 1 {
 		t.Errorf("counts %v: the recorded answer must be compared like a fetched one", sum.Counts)
 	}
+	if got, want := sum.Reused, 1; got != want {
+		t.Errorf("Reused=%d, want %d", got, want)
+	}
 	if got, want := sum.Requests, 2+2; got != want {
 		t.Errorf("Requests=%d, want %d (the recorded attempts count: the reports cover the whole run)", got, want)
 	}

@@ -16,6 +16,17 @@ type Summary struct {
 	Requests    int // requests sent
 	Retries     int // requests sent beyond the first per process
 	RateLimited int // 429 answers seen
+	// Reused counts the answers taken from the run history instead of
+	// fetched: a resumed run's earlier answers, or the verified answers a
+	// re-check carries over. Requests and Retries include theirs.
+	Reused int
+
+	// RecheckOf is the run this one re-checks ("" when none); Rechecked
+	// counts the processes that run left unverified, Recovered those of
+	// them this run verified.
+	RecheckOf string
+	Rechecked int
+	Recovered int
 
 	// Total counts the rows read (after the --since/--until filter); Counts
 	// holds one entry per verdict, Match and Pending included.

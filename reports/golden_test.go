@@ -20,19 +20,25 @@ func TestGolden(t *testing.T) {
 		name        string
 		ds          []reconcile.Discrepancy
 		interrupted bool
+		recheck     bool
 	}{
-		{"all_kinds", allKinds(), false},
+		{"all_kinds", allKinds(), false, false},
 		{"no_discrepancies", []reconcile.Discrepancy{
 			{Kind: reconcile.Match, Local: reconcile.Local{Row: 2, ProcessID: idB}, HTTPStatus: 200, Attempts: 1},
 			{Kind: reconcile.Pending, Local: reconcile.Local{Row: 3, ProcessID: idG}, HTTPStatus: 200, Attempts: 2},
-		}, false},
-		{"empty_source", nil, false},
+		}, false, false},
+		{"empty_source", nil, false, false},
 		// Stopped by a signal after two rows: the rest counted as unverified.
 		{"interrupted", []reconcile.Discrepancy{
 			allKinds()[0],
 			{Kind: reconcile.Match, Local: reconcile.Local{Row: 3, ProcessID: idB}, HTTPStatus: 200, Attempts: 1},
 			{Kind: reconcile.Unverified, Local: reconcile.Local{Row: 4, ProcessID: idC}, Detail: "run interrupted before this process was fetched"},
-		}, true},
+		}, true, false},
+		// A re-check that carried two answers over and recovered one of two.
+		{"recheck", []reconcile.Discrepancy{
+			allKinds()[0],
+			{Kind: reconcile.Match, Local: reconcile.Local{Row: 3, ProcessID: idB}, HTTPStatus: 200, Attempts: 1},
+		}, false, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -50,6 +56,9 @@ func TestGolden(t *testing.T) {
 			if tt.interrupted {
 				sum.Interrupted = true
 				sum.ExitCode = sum.Code()
+			}
+			if tt.recheck {
+				sum.Reused, sum.RecheckOf, sum.Rechecked, sum.Recovered = 2, "20260102T030405Z-abcdef", 2, 1
 			}
 			if err := set.Commit(sum); err != nil {
 				t.Fatal(err)

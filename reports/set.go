@@ -2,6 +2,7 @@ package reports
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -133,17 +134,28 @@ func (s *Set) Write(d reconcile.Discrepancy) error {
 // missing summary.json marks the set incomplete. Commit returns ErrClosed
 // when the set is already committed or aborted.
 func (s *Set) Commit(sum reconcile.Summary) error {
+	var b bytes.Buffer
+	if err := WriteSummary(&b, sum); err != nil {
+		return errors.Join(fmt.Errorf("write %s: %w", SummaryName, err), s.Abort())
+	}
+	return s.CommitSummary(b.Bytes())
+}
+
+// CommitSummary is Commit with summary.json given as its bytes, as
+// WriteSummary wrote them: the run history keeps them, so that a run's
+// reports can be written again byte for byte.
+func (s *Set) CommitSummary(summary []byte) error {
 	if s.done {
 		return ErrClosed
 	}
-	if err := s.commit(sum); err != nil {
+	if err := s.commit(summary); err != nil {
 		return errors.Join(err, s.Abort())
 	}
 	s.done = true
 	return nil
 }
 
-func (s *Set) commit(sum reconcile.Summary) error {
+func (s *Set) commit(summaryJSON []byte) error {
 	if s.err != nil {
 		return s.err
 	}
@@ -171,7 +183,10 @@ func (s *Set) commit(sum reconcile.Summary) error {
 	if err := syncDir(s.dir); err != nil {
 		return fmt.Errorf("sync report folder: %w", err)
 	}
-	return WriteAtomic(summary, func(w io.Writer) error { return WriteSummary(w, sum) })
+	return WriteAtomic(summary, func(w io.Writer) error {
+		_, err := w.Write(summaryJSON)
+		return err
+	})
 }
 
 // Abort closes and removes the temporary files, leaving no file of the set

@@ -26,6 +26,10 @@ type summaryView struct {
 	Requests        int        `json:"requests"`
 	Retries         int        `json:"retries"`
 	RateLimited     int        `json:"rate_limited"`
+	Reused          int        `json:"reused"`
+	RecheckOf       string     `json:"recheck_of,omitempty"`
+	Rechecked       *int       `json:"rechecked,omitempty"`
+	Recovered       *int       `json:"recovered,omitempty"`
 	Interrupted     bool       `json:"interrupted"`
 	ExitCode        int        `json:"exit_code"`
 	Counts          counts     `json:"counts"`
@@ -61,7 +65,7 @@ func (c counts) MarshalJSON() ([]byte, error) {
 }
 
 // WriteSummary writes s to w as summary.json: one indented object ending in
-// a newline. Times are written in UTC, null when zero; user information in
+// a newline. recheck_of, rechecked and recovered appear for a re-check only. Times are written in UTC, null when zero; user information in
 // the API root (it may hold a secret) is redacted; a rate that is not finite is written as 0 (unlimited).
 func WriteSummary(w io.Writer, s reconcile.Summary) error {
 	v := summaryView{
@@ -76,9 +80,14 @@ func WriteSummary(w io.Writer, s reconcile.Summary) error {
 		Requests:    s.Requests,
 		Retries:     s.Retries,
 		RateLimited: s.RateLimited,
+		Reused:      s.Reused,
+		RecheckOf:   s.RecheckOf,
 		Interrupted: s.Interrupted,
 		ExitCode:    s.ExitCode,
 		Counts:      counts{total: s.Total, byKind: s.Counts},
+	}
+	if s.RecheckOf != "" {
+		v.Rechecked, v.Recovered = &s.Rechecked, &s.Recovered
 	}
 	if d, ok := duration(s); ok {
 		secs := math.Round(d.Seconds()*1000) / 1000

@@ -29,7 +29,7 @@ func TestWriteSummary(t *testing.T) {
 			"run_id": "r1", "version": "", "source": "",
 			"started_at": "2026-03-14T09:00:00Z", "finished_at": "2026-03-14T09:00:01Z", "duration_seconds": 1.0,
 			"api_root": "https://xxxxx@api.example/", "rate": 0.0, "workers": 0.0,
-			"requests": 0.0, "retries": 0.0, "rate_limited": 0.0, "interrupted": false, "exit_code": 0.0,
+			"requests": 0.0, "retries": 0.0, "rate_limited": 0.0, "reused": 0.0, "interrupted": false, "exit_code": 0.0,
 			"counts": map[string]any{
 				"total": 0.0, "matched": 0.0, "pending": 0.0,
 				"lost_response": 0.0, "status_mismatch": 0.0, "result_mismatch": 0.0, "not_found": 0.0,

@@ -54,6 +54,12 @@ func WriteText(w io.Writer, s reconcile.Summary, dir string) error {
 	b.WriteByte('\n')
 
 	fmt.Fprintf(&b, "requests  %d (retries %d, rate limited %d)\n", s.Requests, s.Retries, s.RateLimited)
+	if s.Reused > 0 {
+		fmt.Fprintf(&b, "reused    %d answers from the run history (not fetched again)\n", s.Reused)
+	}
+	if s.RecheckOf != "" {
+		fmt.Fprintf(&b, "recheck   of run %s: %d of %d unverified recovered\n", s.RecheckOf, s.Recovered, s.Rechecked)
+	}
 	fmt.Fprintf(&b, "exit      %d (%s)\n", s.ExitCode, exitMeaning(s))
 	if dir != "" {
 		fmt.Fprintf(&b, "reports   %s\n", dir)
