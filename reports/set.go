@@ -56,9 +56,16 @@ type part struct {
 // it: the two discrepancy files are opened under temporary names
 // (".discrepancies.csv.tmp-*") and the CSV header is written. Callers should
 // defer Abort, which is a no-op once Commit has succeeded.
+//
+// Create also removes the temporary files a run killed mid-way left in dir
+// (SIGKILL gives no chance to clean up): it assumes it is the folder's only
+// writer, which the run history's lock ensures for runs that share one.
 func Create(dir string) (*Set, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create report folder: %w", err)
+	}
+	if err := removeStale(dir); err != nil {
+		return nil, err
 	}
 	s := &Set{dir: dir}
 	var err error
@@ -76,6 +83,22 @@ func Create(dir string) (*Set, error) {
 	}
 	s.jsonW = NewJSONLWriter(s.jsonl.bw)
 	return s, nil
+}
+
+// removeStale removes the set's temporary files left in dir by a crash.
+func removeStale(dir string) error {
+	for _, name := range []string{CSVName, JSONLName, SummaryName} {
+		stale, err := filepath.Glob(filepath.Join(dir, tempPattern(name)))
+		if err != nil {
+			return err
+		}
+		for _, f := range stale {
+			if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("remove a crashed run's temporary file: %w", err)
+			}
+		}
+	}
+	return nil
 }
 
 func openPart(dir, name string) (part, error) {

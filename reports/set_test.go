@@ -4,10 +4,12 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/unico-reconcile/unico-reconcile/reconcile"
 	"github.com/unico-reconcile/unico-reconcile/reports"
@@ -73,6 +75,24 @@ func TestSet_Commit(t *testing.T) {
 		// Match and Pending are counted, not listed.
 		if got, want := strings.Count(MustReadFile(t, filepath.Join(dir, reports.JSONLName)), "\n"), len(ds)-2; got != want {
 			t.Fatalf("%d lines, want %d", got, want)
+		}
+	})
+
+	t.Run("RemovesACrashedRunsTemporaryFiles", func(t *testing.T) {
+		dir := t.TempDir()
+		// What a run killed with SIGKILL leaves: two parts and a summary
+		// being written, plus a file of the user's that must stay.
+		for _, name := range []string{".discrepancies.csv.tmp-123", ".discrepancies.jsonl.tmp-456", ".summary.json.tmp-789", "notes.txt"} {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte("half"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		set := MustCreate(t, dir)
+		if err := set.Commit(summaryOf(nil)); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := MustReadDir(t, dir), append(slices.Clone(finalNames), "notes.txt"); !cmp.Equal(got, want, cmpopts.SortSlices(func(a, b string) bool { return a < b })) {
+			t.Fatalf("files %q, want %q", got, want)
 		}
 	})
 
