@@ -5,18 +5,24 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/unico-reconcile/unico-reconcile/fetch"
+	"github.com/unico-reconcile/unico-reconcile/reconcile"
 	"github.com/unico-reconcile/unico-reconcile/simulator"
+	"github.com/unico-reconcile/unico-reconcile/state"
 )
 
 // The end-to-end benchmarks of make bench: the whole pipeline (read, fetch,
@@ -51,29 +57,42 @@ func MustFixture(tb testing.TB, dir string, n int) (data, source string) {
 	return data, source
 }
 
+// benchOptions are the options of a benchmark run into dir/out<i>, with
+// its run history in dir (unless NoState is set afterwards).
+func benchOptions(dir string, i int, source, root string, rate float64, workers int) runOptions {
+	return runOptions{
+		Source: source, APIRoot: root, Rate: rate, Workers: workers,
+		Timeout: fetch.DefaultTimeout, MaxRetries: fetch.DefaultMaxRetries,
+		BackoffBase: fetch.DefaultBackoffBase, StaleAfter: 24 * time.Hour,
+		Out: filepath.Join(dir, fmt.Sprint("out", i)), State: filepath.Join(dir, "state.db"),
+	}
+}
+
+// MustRunJob runs the job in-process and fails unless it found nothing.
+func MustRunJob(b *testing.B, o runOptions) (reconcile.Summary, time.Duration) {
+	b.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	start := time.Now()
+	sum, err := runJob(context.Background(), o, io.Discard, log)
+	elapsed := time.Since(start)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if sum.ExitCode != 0 {
+		b.Fatalf("exit code %d: %v", sum.ExitCode, sum.Counts)
+	}
+	return sum, elapsed
+}
+
 // benchRun runs the job in-process against sim and reports throughput.
 func benchRun(b *testing.B, n int, cfg simulator.Config, rate float64, workers int) {
 	dir := b.TempDir()
 	data, source := MustFixture(b, dir, n)
 	sim, srv := MustSimulator(b, data, cfg)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	b.ResetTimer()
 	for i := range b.N {
-		start := time.Now()
 		before := sim.Stats()
-		sum, err := runJob(context.Background(), runOptions{
-			Source: source, APIRoot: srv.URL, Rate: rate, Workers: workers,
-			Timeout: fetch.DefaultTimeout, MaxRetries: fetch.DefaultMaxRetries,
-			BackoffBase: fetch.DefaultBackoffBase, StaleAfter: 24 * time.Hour,
-			Out: filepath.Join(dir, fmt.Sprint("out", i)),
-		}, io.Discard, log)
-		elapsed := time.Since(start)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if sum.ExitCode != 0 {
-			b.Fatalf("exit code %d: %v", sum.ExitCode, sum.Counts)
-		}
+		_, elapsed := MustRunJob(b, benchOptions(dir, i, source, srv.URL, rate, workers))
 		after := sim.Stats()
 		b.ReportMetric(float64(n)/elapsed.Seconds(), "processes/s")
 		b.ReportMetric(float64(after.Requests-before.Requests)/float64(n), "requests/process")
@@ -118,6 +137,137 @@ func BenchmarkRun_StrictLimiter(b *testing.B) {
 // the whole pipeline must do >= 10,000 processes/s on 2 cores.
 func BenchmarkRun_Unlimited(b *testing.B) {
 	benchRun(b, 100_000, simulator.Config{}, 0, fetch.DefaultWorkers)
+}
+
+// BenchmarkRun_UnlimitedState: recording every answer in the run history
+// must keep >= 90% of the throughput without it. The two are run in turn,
+// three times each, on the same fixture, and compared by their medians, so
+// that a neighbour's load on the machine hits both alike.
+func BenchmarkRun_UnlimitedState(b *testing.B) {
+	const n = 100_000
+	dir := b.TempDir()
+	data, source := MustFixture(b, dir, n)
+	_, srv := MustSimulator(b, data, simulator.Config{})
+	b.ResetTimer()
+	for i := range b.N {
+		var with, without []float64
+		for k := range 3 {
+			o := benchOptions(dir, 2*(3*i+k), source, srv.URL, 0, fetch.DefaultWorkers)
+			o.NoState = true
+			_, d := MustRunJob(b, o)
+			without = append(without, float64(n)/d.Seconds())
+			o = benchOptions(dir, 2*(3*i+k)+1, source, srv.URL, 0, fetch.DefaultWorkers)
+			_, d = MustRunJob(b, o)
+			with = append(with, float64(n)/d.Seconds())
+		}
+		slices.Sort(with)
+		slices.Sort(without)
+		b.ReportMetric(without[1], "no-state-processes/s")
+		b.ReportMetric(with[1], "state-processes/s")
+		b.ReportMetric(100*with[1]/without[1], "%no-state")
+	}
+}
+
+// BenchmarkRun_Resume1M resumes a 1,000,000-process run whose answers are
+// all recorded: the built binary must skip them at > 200,000 processes/s
+// (and fetch nothing: its API root answers no one).
+func BenchmarkRun_Resume1M(b *testing.B) {
+	const n = 1_000_000
+	dir := b.TempDir()
+	_, source := MustFixture(b, dir, n)
+	statePath := filepath.Join(dir, "state.db")
+	MustRecordedRun(b, statePath, source, n)
+	b.ResetTimer()
+	for i := range b.N {
+		out := filepath.Join(dir, fmt.Sprint("out", i))
+		cmd := exec.Command(binary, "--log-format", "json", "run", "--source", source, "--resume",
+			"--state", statePath, "--base-url", "http://127.0.0.1:9", "--rate", "0", "--out", out, "--summary-json")
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		start := time.Now()
+		if err := cmd.Run(); err != nil {
+			b.Fatalf("run: %v\n%s", err, stderr.String())
+		}
+		elapsed := time.Since(start)
+		var s struct {
+			RunID    string `json:"run_id"`
+			Reused   int    `json:"reused"`
+			Requests int    `json:"requests"`
+		}
+		if err := json.Unmarshal(stdout.Bytes(), &s); err != nil || s.Reused != n {
+			b.Fatalf("summary %s (%v): want every answer reused", stdout.String(), err)
+		}
+		ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+		b.ReportMetric(float64(n)/elapsed.Seconds(), "processes/s")
+		b.ReportMetric(float64(ru.Maxrss)/1024, "peak-RSS-MB")
+		// The run is finished now: mark it unfinished again for the next.
+		MustReopenRun(b, statePath, s.RunID)
+	}
+}
+
+// MustRecordedRun records, through the state package, an unfinished run
+// over source whose n answers (all matches) are in the history.
+func MustRecordedRun(b *testing.B, statePath, source string, n int) {
+	b.Helper()
+	ctx := context.Background()
+	db, err := state.Open(ctx, statePath)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	key, err := sourceKey(source)
+	if err != nil {
+		b.Fatal(err)
+	}
+	o := benchOptions(filepath.Dir(statePath), 0, source, "http://127.0.0.1:9", 0, fetch.DefaultWorkers)
+	params, err := json.Marshal(paramsOf(o))
+	if err != nil {
+		b.Fatal(err)
+	}
+	started := time.Now().UTC()
+	r := state.Run{ID: newRunID(started), Source: key, APIRoot: o.APIRoot, Params: params, Out: o.Out,
+		StartedAt: started, State: state.RunRunning, ExitCode: -1}
+	if err := db.CreateRun(ctx, r); err != nil {
+		b.Fatal(err)
+	}
+	j, err := db.Journal(ctx, r.ID)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var g errgroup.Group
+	g.SetLimit(fetch.DefaultWorkers)
+	for i := range n {
+		g.Go(func() error {
+			id := fmt.Sprintf("%08x-0000-4000-8000-%012x", i, i)
+			serpro := i % 101
+			res := reconcile.Result{Remote: &reconcile.Remote{ID: id, Outcome: reconcile.Outcome{
+				Status: 3, UnicoID: "yes", Serpro: &serpro}}, HTTPStatus: 200, Attempts: 1, FetchedAt: started}
+			return j.Record(i, id, res, reconcile.Match)
+		})
+	}
+	if err := errors.Join(g.Wait(), j.Close()); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// MustReopenRun marks run id unfinished again.
+func MustReopenRun(b *testing.B, statePath, id string) {
+	b.Helper()
+	ctx := context.Background()
+	db, err := state.Open(ctx, statePath)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	r, err := db.Run(ctx, id)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r.State = state.RunStopped
+	if err := db.UpdateRun(ctx, r); err != nil {
+		b.Fatal(err)
+	}
 }
 
 // BenchmarkRun_Memory1M runs the built binary over 1,000,000 processes

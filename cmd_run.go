@@ -1,22 +1,14 @@
 package main
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/unico-reconcile/unico-reconcile/fetch"
-	"github.com/unico-reconcile/unico-reconcile/reconcile"
-	"github.com/unico-reconcile/unico-reconcile/reports"
 	"github.com/unico-reconcile/unico-reconcile/store"
 )
 
@@ -44,6 +36,16 @@ type runOptions struct {
 	StaleAfter  time.Duration
 	SummaryJSON bool
 	Auth        authOptions // cmd_auth.go
+
+	// Run history (job.go).
+	State       string        // state database; "" means state.db beside the Out folder
+	NoState     bool          // keep no history: no resume, no recheck
+	Resume      bool          // continue the newest unfinished run of Source
+	Recheck     string        // a run id, or "last": fetch again what it left unverified
+	MaxDuration time.Duration // stop taking new processes after this long; 0 means no limit
+	// Explicit names the flags given on the command line or in the
+	// environment, which a resumed run's own parameters must not contradict.
+	Explicit map[string]bool
 }
 
 const runExitStatus = `EXIT STATUS:
@@ -70,6 +72,11 @@ func runFlags() []cli.Flag {
 		&cli.StringFlag{Name: "until", Usage: "only outcomes saved before this time (RFC 3339 or YYYY-MM-DD)"},
 		&cli.DurationFlag{Name: "stale-after", Value: 24 * time.Hour, Usage: "report a process still in progress remotely this long after saved_at"},
 		&cli.BoolFlag{Name: "summary-json", Usage: "print the summary on stdout as JSON (summary.json) instead of text"},
+		&cli.StringFlag{Name: "state", EnvVars: []string{"UNICO_RECONCILE_STATE"}, Usage: "the run history, a SQLite database (default: state.db in the folder that holds --out)"},
+		&cli.BoolFlag{Name: "no-state", Usage: "keep no run history (no --resume or --recheck later)"},
+		&cli.BoolFlag{Name: "resume", Usage: "continue the newest unfinished run of --source: recorded processes are not fetched again"},
+		&cli.StringFlag{Name: "recheck", Usage: "`RUN_ID` or last: fetch again only what that run left unverified, as a new run"},
+		&cli.DurationFlag{Name: "max-duration", Usage: "stop taking new processes after this long, finish those in flight, write the reports and exit 3 (--resume continues)"},
 	}, authFlags()...)
 }
 
@@ -111,8 +118,27 @@ func runOptionsFrom(c *cli.Context, now time.Time) (runOptions, error) {
 		Out:         c.String("out"),
 		StaleAfter:  c.Duration("stale-after"),
 		SummaryJSON: c.Bool("summary-json"),
+		State:       c.String("state"),
+		NoState:     c.Bool("no-state"),
+		Resume:      c.Bool("resume"),
+		Recheck:     c.String("recheck"),
+		MaxDuration: c.Duration("max-duration"),
+		Explicit:    map[string]bool{},
 	}
-	if o.Source == "" {
+	for _, name := range []string{"source", "query", "env", "base-url", "since", "until", "stale-after", "out"} {
+		o.Explicit[name] = c.IsSet(name)
+	}
+	switch {
+	case o.Resume && o.Recheck != "":
+		return o, errors.New("--resume and --recheck: give one")
+	case o.NoState && (o.Resume || o.Recheck != ""):
+		return o, errors.New("--no-state: --resume and --recheck need the run history")
+	case o.NoState && o.State != "":
+		return o, errors.New("--state and --no-state: give one")
+	case o.MaxDuration < 0:
+		return o, fmt.Errorf("--max-duration %s: want a positive duration", o.MaxDuration)
+	}
+	if o.Source == "" && o.Recheck == "" {
 		return o, errors.New("--source is required (or UNICO_RECONCILE_SOURCE)")
 	}
 	if o.Rate < 0 {
@@ -169,95 +195,4 @@ func parseTime(flag, s string) (time.Time, error) {
 		return t, nil
 	}
 	return time.Time{}, fmt.Errorf("%s %q: want RFC 3339 (2026-01-02T15:04:05Z) or YYYY-MM-DD", flag, s)
-}
-
-// runJob runs one reconciliation and writes its reports; the returned
-// summary carries the exit code. An error means exit 2 and no reports.
-func runJob(ctx context.Context, o runOptions, stdout io.Writer, log *slog.Logger) (reconcile.Summary, error) {
-	started := time.Now().UTC()
-	runID := newRunID(started)
-	var sum reconcile.Summary
-	src, err := store.Open(o.Source, o.Query)
-	if err != nil {
-		return sum, err
-	}
-	defer src.Close()
-	if missing := src.Missing(); len(missing) > 0 {
-		log.Warn("source lacks columns; they read as not stored", "columns", strings.Join(missing, ","))
-	}
-	hc, err := o.httpClient()
-	if err != nil {
-		return sum, err
-	}
-	client, err := fetch.New(fetch.Config{
-		BaseURL:     o.APIRoot,
-		APIKey:      o.APIKey,
-		Tokens:      o.Tokens,
-		HTTPClient:  hc,
-		Rate:        o.Rate,
-		MaxRetries:  retries(o.MaxRetries),
-		Timeout:     o.Timeout,
-		BackoffBase: o.BackoffBase,
-		Logger:      log,
-	})
-	if err != nil {
-		return sum, err
-	}
-	set, err := reports.Create(o.Out)
-	if err != nil {
-		return sum, err
-	}
-	defer set.Abort()
-
-	log.Info("run start", "run_id", runID, "source", o.Source, "api_root", o.APIRoot,
-		"rate", o.Rate, "workers", o.Workers, "out", o.Out)
-	sum, err = reconcile.Run(ctx, src, client, set, reconcile.Options{
-		Workers:    o.Workers,
-		StaleAfter: o.StaleAfter,
-		Since:      o.Since,
-		Until:      o.Until,
-		Logger:     log,
-	})
-	if err != nil {
-		log.Error("run stopped", "run_id", runID, "error", err.Error())
-		return sum, err
-	}
-	// Run counts; the run's own description is added here.
-	sum.RunID, sum.Version, sum.Source, sum.APIRoot = runID, appVersion(), o.Source, o.APIRoot
-	sum.Rate, sum.Workers = o.Rate, o.Workers
-	sum.StartedAt, sum.FinishedAt = started, time.Now().UTC()
-	sum.ExitCode = sum.Code()
-	if err := set.Commit(sum); err != nil {
-		return sum, err
-	}
-	attrs := []any{"run_id", sum.RunID, "exit_code", sum.ExitCode, "total", sum.Total,
-		"duration", sum.FinishedAt.Sub(sum.StartedAt).Round(time.Millisecond).String(),
-		"interrupted", sum.Interrupted,
-		"requests", sum.Requests, "retries", sum.Retries, "rate_limited", sum.RateLimited,
-		"matched", sum.Counts[reconcile.Match], "pending", sum.Counts[reconcile.Pending]}
-	for _, k := range reconcile.Kinds {
-		attrs = append(attrs, string(k), sum.Counts[k])
-	}
-	log.Info("run end", attrs...)
-	if o.SummaryJSON {
-		err = reports.WriteSummary(stdout, sum)
-	} else {
-		err = reports.WriteText(stdout, sum, o.Out)
-	}
-	return sum, err
-}
-
-// retries maps the flag (0 = none) to fetch's Config (0 = default).
-func retries(n int) int {
-	if n == 0 {
-		return fetch.NoRetries
-	}
-	return n
-}
-
-// newRunID is the start time and a random suffix: sortable and unique.
-func newRunID(t time.Time) string {
-	var b [3]byte
-	_, _ = rand.Read(b[:])
-	return t.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
 }

@@ -305,7 +305,8 @@ func TestRun_ExitCodes(t *testing.T) {
 			}
 			if tt.code == 2 {
 				line := MustLastLine(t, r.stderr)
-				if !strings.Contains(line, tt.stderr) || strings.Count(r.stderr, "\n") > 3 {
+				// At most the plan, the start and the stop log lines before it.
+				if !strings.Contains(line, tt.stderr) || strings.Count(r.stderr, "\n") > 4 {
 					t.Errorf("stderr ends %q, want one line naming %q\nall: %s", line, tt.stderr, r.stderr)
 				}
 				if _, err := os.Stat(filepath.Join(out, "summary.json")); err == nil {

@@ -71,6 +71,8 @@ func newApp(stdout, stderr io.Writer, code *int) *cli.App {
 		},
 		Commands: []*cli.Command{
 			runCommand(code),
+			runsCommand(),
+			reportCommand(),
 			simulateCommand(),
 			demoCommand(code),
 			{

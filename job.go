@@ -1,0 +1,474 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/unico-reconcile/unico-reconcile/fetch"
+	"github.com/unico-reconcile/unico-reconcile/reconcile"
+	"github.com/unico-reconcile/unico-reconcile/reports"
+	"github.com/unico-reconcile/unico-reconcile/state"
+	"github.com/unico-reconcile/unico-reconcile/store"
+)
+
+// runParams is what a run was asked to do, as the run history keeps it
+// (never a secret). A resumed run takes its window and API root from here.
+type runParams struct {
+	Source      string  `json:"source"`
+	Query       string  `json:"query,omitempty"`
+	APIRoot     string  `json:"api_root"`
+	Since       string  `json:"since,omitempty"`
+	Until       string  `json:"until,omitempty"`
+	StaleAfter  string  `json:"stale_after"`
+	Rate        float64 `json:"rate"`
+	Workers     int     `json:"workers"`
+	Timeout     string  `json:"timeout"`
+	MaxRetries  int     `json:"max_retries"`
+	MaxDuration string  `json:"max_duration,omitempty"`
+}
+
+func paramsOf(o runOptions) runParams {
+	p := runParams{
+		Source: o.Source, Query: o.Query, APIRoot: o.APIRoot,
+		StaleAfter: o.StaleAfter.String(), Rate: o.Rate, Workers: o.Workers,
+		Timeout: o.Timeout.String(), MaxRetries: o.MaxRetries,
+	}
+	if !o.Since.IsZero() {
+		p.Since = o.Since.Format(time.RFC3339Nano)
+	}
+	if !o.Until.IsZero() {
+		p.Until = o.Until.Format(time.RFC3339Nano)
+	}
+	if o.MaxDuration > 0 {
+		p.MaxDuration = o.MaxDuration.String()
+	}
+	return p
+}
+
+// job is one run being set up: the options, and the run history's record.
+type job struct {
+	o       runOptions
+	log     *slog.Logger
+	db      *state.DB // nil with --no-state
+	run     state.Run
+	resumed bool
+}
+
+// runJob runs one reconciliation and writes its reports; the returned
+// summary carries the exit code. An error means exit 2 and no reports.
+func runJob(ctx context.Context, o runOptions, stdout io.Writer, log *slog.Logger) (reconcile.Summary, error) {
+	started := time.Now().UTC()
+	j := &job{o: o, log: log}
+	var sum reconcile.Summary
+	if !o.NoState {
+		if o.State == "" {
+			o.State = filepath.Join(filepath.Dir(o.Out), "state.db")
+		}
+		db, err := openState(ctx, o.State, started, log)
+		if err != nil {
+			return sum, err
+		}
+		defer db.Close()
+		j.db = db
+	}
+	if err := j.pick(ctx, started); err != nil {
+		return sum, err
+	}
+	o = j.o // a resumed run's own parameters
+
+	src, err := store.Open(o.Source, o.Query)
+	if err != nil {
+		return sum, err
+	}
+	defer src.Close()
+	if missing := src.Missing(); len(missing) > 0 {
+		log.Warn("source lacks columns; they read as not stored", "columns", strings.Join(missing, ","))
+	}
+	survey, err := src.Survey(ctx)
+	if err != nil {
+		return sum, err
+	}
+	hc, err := o.httpClient()
+	if err != nil {
+		return sum, err
+	}
+	client, err := fetch.New(fetch.Config{
+		BaseURL:     o.APIRoot,
+		APIKey:      o.APIKey,
+		Tokens:      o.Tokens,
+		HTTPClient:  hc,
+		Rate:        o.Rate,
+		MaxRetries:  retries(o.MaxRetries),
+		Timeout:     o.Timeout,
+		BackoffBase: o.BackoffBase,
+		Logger:      log,
+	})
+	if err != nil {
+		return sum, err
+	}
+	if err := j.record(ctx, survey); err != nil {
+		return sum, err
+	}
+	set, err := reports.Create(o.Out)
+	if err != nil {
+		return sum, err
+	}
+	defer set.Abort()
+
+	opt := reconcile.Options{
+		Workers:    o.Workers,
+		StaleAfter: o.StaleAfter,
+		Since:      o.Since,
+		Until:      o.Until,
+		Logger:     log,
+	}
+	var sink reconcile.Sink = set
+	var journal *state.Journal
+	var listing *state.Listing
+	// The history is written to the end even after a signal cancels ctx.
+	hctx := context.WithoutCancel(ctx)
+	if j.db != nil {
+		if journal, err = j.db.Journal(hctx, j.run.ID); err != nil {
+			return sum, err
+		}
+		defer journal.Close()
+		if listing, err = j.db.Listing(hctx, j.run.ID); err != nil {
+			return sum, err
+		}
+		defer listing.Close()
+		opt.Journal, sink = journal, tee{set, listing}
+	}
+	j.plan(ctx, survey.Rows)
+	if o.MaxDuration > 0 {
+		stop := make(chan struct{})
+		timer := time.AfterFunc(o.MaxDuration-time.Since(started), func() {
+			log.Warn("time limit reached: no new processes; finishing those in flight",
+				"run_id", j.run.ID, "max_duration", o.MaxDuration.String())
+			close(stop)
+		})
+		defer timer.Stop()
+		opt.Stop = stop
+	}
+
+	log.Info("run start", "run_id", j.run.ID, "resumed", j.resumed, "recheck_of", j.run.RecheckOf,
+		"source", o.Source, "source_sha256", survey.SHA256, "api_root", o.APIRoot,
+		"rate", o.Rate, "workers", o.Workers, "out", o.Out, "state", j.statePath())
+	sum, err = reconcile.Run(ctx, src, client, sink, opt)
+	if err == nil && journal != nil {
+		err = journal.Close()
+	}
+	if err == nil && listing != nil {
+		err = listing.Close()
+	}
+	if err != nil {
+		log.Error("run stopped", "run_id", j.run.ID, "error", err.Error())
+		j.end(sum, nil, reconcile.ExitFatal)
+		return sum, err
+	}
+	// Run counts; the run's own description is added here.
+	sum.RunID, sum.Version, sum.Source, sum.APIRoot = j.run.ID, appVersion(), o.Source, o.APIRoot
+	sum.Rate, sum.Workers = o.Rate, o.Workers
+	sum.StartedAt, sum.FinishedAt = j.run.StartedAt, time.Now().UTC()
+	if j.run.RecheckOf != "" {
+		sum.RecheckOf = j.run.RecheckOf
+		if sum.Rechecked, sum.Recovered, err = j.db.Recovered(hctx, j.run.RecheckOf, j.run.ID); err != nil {
+			return sum, err
+		}
+	}
+	sum.ExitCode = sum.Code()
+	var summary bytes.Buffer
+	if err := reports.WriteSummary(&summary, sum); err != nil {
+		return sum, err
+	}
+	if err := set.CommitSummary(summary.Bytes()); err != nil {
+		return sum, err
+	}
+	if err := j.end(sum, summary.Bytes(), sum.ExitCode); err != nil {
+		return sum, err
+	}
+	logEnd(log, sum)
+	if o.SummaryJSON {
+		_, err = stdout.Write(summary.Bytes())
+	} else {
+		err = reports.WriteText(stdout, sum, o.Out)
+	}
+	return sum, err
+}
+
+// openState opens the run history and makes this process its only user.
+func openState(ctx context.Context, path string, started time.Time, log *slog.Logger) (*state.DB, error) {
+	db, err := state.Open(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	host, _ := os.Hostname()
+	prev, err := db.Lock(ctx, state.Holder{PID: os.Getpid(), Host: host, Since: started})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	if prev != nil {
+		log.Warn("took over the run history's lock from a process that is gone",
+			"state", path, "pid", prev.PID, "host", prev.Host, "since", prev.Since.UTC().Format(time.RFC3339), "run_id", prev.RunID)
+	}
+	return db, nil
+}
+
+// pick decides which run this is: a new one, the unfinished one to resume,
+// or a re-check of an earlier one.
+func (j *job) pick(ctx context.Context, started time.Time) error {
+	o := &j.o
+	j.run = state.Run{ID: newRunID(started), StartedAt: started, State: state.RunRunning, ExitCode: -1}
+	switch {
+	case j.db == nil:
+		return nil
+	case o.Resume:
+		key, err := sourceKey(o.Source)
+		if err != nil {
+			return err
+		}
+		r, ok, err := j.db.Unfinished(ctx, key, o.Query)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			j.log.Info("nothing to resume for this source: starting a new run", "source", o.Source)
+			return nil
+		}
+		if err := j.adopt(r); err != nil {
+			return err
+		}
+		j.run, j.resumed = r, true
+		j.run.State = state.RunRunning
+		return nil
+	case o.Recheck != "":
+		r, err := j.db.Run(ctx, o.Recheck)
+		if err != nil {
+			return err
+		}
+		if r.State != state.RunFinished {
+			return fmt.Errorf("--recheck %s: run %s did not finish (%s); continue it with --resume", o.Recheck, r.ID, r.State)
+		}
+		if err := j.adopt(r); err != nil {
+			return err
+		}
+		j.run.RecheckOf = r.ID
+		return nil
+	}
+	return nil
+}
+
+// adopt takes the source, window and API root of an earlier run r: a flag
+// given now that says otherwise is an error, not a silent change.
+func (j *job) adopt(r state.Run) error {
+	var p runParams
+	if err := json.Unmarshal(r.Params, &p); err != nil {
+		return fmt.Errorf("run %s: parameters: %w", r.ID, err)
+	}
+	o := &j.o
+	since, err := parseTime("since", p.Since)
+	if err != nil {
+		return fmt.Errorf("run %s: %w", r.ID, err)
+	}
+	until, err := parseTime("until", p.Until)
+	if err != nil {
+		return fmt.Errorf("run %s: %w", r.ID, err)
+	}
+	stale, err := time.ParseDuration(p.StaleAfter)
+	if err != nil {
+		return fmt.Errorf("run %s: stale_after: %w", r.ID, err)
+	}
+	conflict := func(flag string, differs bool, was string) error {
+		if o.Explicit[flag] && differs {
+			return fmt.Errorf("--%s differs from run %s's (%s): leave it out to continue that run, or start a new one", flag, r.ID, was)
+		}
+		return nil
+	}
+	if err := errors.Join(
+		conflict("source", o.Source != "" && !sameSource(o.Source, r.Source), p.Source),
+		conflict("query", o.Query != p.Query, p.Query),
+		conflict("since", !o.Since.Equal(since), p.Since),
+		conflict("until", !o.Until.Equal(until), p.Until),
+		conflict("stale-after", o.StaleAfter != stale, p.StaleAfter),
+		conflict("base-url", o.APIRoot != p.APIRoot, p.APIRoot),
+		conflict("env", o.APIRoot != p.APIRoot, p.APIRoot),
+	); err != nil {
+		return err
+	}
+	if o.Source == "" || !o.Explicit["source"] {
+		o.Source = r.Source // absolute: the run may have started elsewhere
+	}
+	o.Query, o.Since, o.Until, o.StaleAfter, o.APIRoot = p.Query, since, until, stale, p.APIRoot
+	if !o.Explicit["out"] && o.Recheck == "" {
+		o.Out = r.Out
+	}
+	return nil
+}
+
+// record writes the run into the history before anything is fetched.
+func (j *job) record(ctx context.Context, sv store.Survey) error {
+	if j.db == nil {
+		return nil
+	}
+	key, err := sourceKey(j.o.Source)
+	if err != nil {
+		return err
+	}
+	params, err := json.Marshal(paramsOf(j.o))
+	if err != nil {
+		return err
+	}
+	if j.resumed && j.run.Fingerprint != "" && j.run.Fingerprint != sv.SHA256 {
+		j.log.Warn("the source changed since the run started: recorded answers are matched by process id",
+			"run_id", j.run.ID, "was_sha256", j.run.Fingerprint, "now_sha256", sv.SHA256)
+	}
+	j.run.Source, j.run.Query, j.run.Fingerprint, j.run.APIRoot = key, j.o.Query, sv.SHA256, j.o.APIRoot
+	j.run.Params, j.run.Out = params, j.o.Out
+	if j.resumed {
+		return j.db.UpdateRun(ctx, j.run)
+	}
+	if err := j.db.CreateRun(ctx, j.run); err != nil {
+		return err
+	}
+	if j.run.RecheckOf != "" {
+		n, err := j.db.CopyAnswers(ctx, j.run.RecheckOf, j.run.ID)
+		if err != nil {
+			return err
+		}
+		j.log.Info("recheck: verified answers carried over", "run_id", j.run.ID, "recheck_of", j.run.RecheckOf, "answers", n)
+	}
+	return nil
+}
+
+// plan logs how much is left to fetch and how long that should take at the
+// rate, and warns when that exceeds --max-duration.
+func (j *job) plan(ctx context.Context, rows int) {
+	answered := 0
+	if j.db != nil {
+		n, err := j.db.Answered(ctx, j.run.ID)
+		if err != nil {
+			j.log.Warn("plan: cannot count recorded answers", "error", err.Error())
+		}
+		answered = n
+	}
+	toFetch := max(rows-answered, 0)
+	attrs := []any{"run_id", j.run.ID, "rows", rows, "recorded", answered, "to_fetch", toFetch, "rate", j.o.Rate}
+	if j.o.Rate <= 0 {
+		j.log.Info("plan", attrs...)
+		return
+	}
+	expected := time.Duration(float64(toFetch) / j.o.Rate * float64(time.Second)).Round(time.Second)
+	attrs = append(attrs, "expected", expected.String())
+	if j.o.MaxDuration > 0 {
+		attrs = append(attrs, "max_duration", j.o.MaxDuration.String())
+		if expected > j.o.MaxDuration {
+			j.log.Warn("plan exceeds --max-duration: the run will stop early; --resume continues it", attrs...)
+			return
+		}
+	}
+	j.log.Info("plan", attrs...)
+}
+
+// end records how the run ended: finished, or stopped (resumable) when it
+// was interrupted or failed.
+func (j *job) end(sum reconcile.Summary, summary []byte, code int) error {
+	if j.db == nil {
+		return nil
+	}
+	j.run.FinishedAt, j.run.ExitCode, j.run.Summary = time.Now().UTC(), code, summary
+	j.run.State = state.RunFinished
+	if sum.Interrupted || code == reconcile.ExitFatal {
+		j.run.State = state.RunStopped
+	}
+	j.run.Counts = countsOf(sum)
+	// The run's end is recorded even when a signal cancelled its context.
+	return j.db.UpdateRun(context.Background(), j.run)
+}
+
+func (j *job) statePath() string {
+	if j.db == nil {
+		return ""
+	}
+	return j.db.Path()
+}
+
+func countsOf(sum reconcile.Summary) map[string]int {
+	c := map[string]int{"total": sum.Total, "matched": sum.Counts[reconcile.Match], "pending": sum.Counts[reconcile.Pending]}
+	for _, k := range reconcile.Kinds {
+		c[string(k)] = sum.Counts[k]
+	}
+	return c
+}
+
+func logEnd(log *slog.Logger, sum reconcile.Summary) {
+	attrs := []any{"run_id", sum.RunID, "exit_code", sum.ExitCode, "total", sum.Total,
+		"duration", sum.FinishedAt.Sub(sum.StartedAt).Round(time.Millisecond).String(),
+		"interrupted", sum.Interrupted, "reused", sum.Reused,
+		"requests", sum.Requests, "retries", sum.Retries, "rate_limited", sum.RateLimited,
+		"matched", sum.Counts[reconcile.Match], "pending", sum.Counts[reconcile.Pending]}
+	for _, k := range reconcile.Kinds {
+		attrs = append(attrs, string(k), sum.Counts[k])
+	}
+	if sum.RecheckOf != "" {
+		attrs = append(attrs, "recheck_of", sum.RecheckOf, "rechecked", sum.Rechecked, "recovered", sum.Recovered)
+	}
+	log.Info("run end", attrs...)
+}
+
+// sourceKey identifies a source across runs: its absolute path, keeping a
+// "sqlite:" prefix.
+func sourceKey(source string) (string, error) {
+	path, prefixed := strings.CutPrefix(source, "sqlite:")
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", fmt.Errorf("source %s: %w", source, err)
+	}
+	if prefixed {
+		return "sqlite:" + abs, nil
+	}
+	return abs, nil
+}
+
+func sameSource(source, key string) bool {
+	k, err := sourceKey(source)
+	return err == nil && k == key
+}
+
+// tee writes each discrepancy to the reports, then to the run history.
+type tee struct {
+	reports reconcile.Sink
+	history reconcile.Sink
+}
+
+func (t tee) Write(d reconcile.Discrepancy) error {
+	if err := t.reports.Write(d); err != nil {
+		return err
+	}
+	return t.history.Write(d)
+}
+
+// retries maps the flag (0 = none) to fetch's Config (0 = default).
+func retries(n int) int {
+	if n == 0 {
+		return fetch.NoRetries
+	}
+	return n
+}
+
+// newRunID is the start time and a random suffix: sortable and unique.
+func newRunID(t time.Time) string {
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return t.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+}
