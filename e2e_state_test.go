@@ -373,3 +373,49 @@ func TestRun_MaxDuration(t *testing.T) {
 			got, fetched, fetchable)
 	}
 }
+
+// TestRun_ResumePicksTheSameJob: --resume continues the newest run of the
+// same source and window when it did not finish, and starts a new run
+// otherwise (another window, or the newest run finished).
+func TestRun_ResumePicksTheSameJob(t *testing.T) {
+	dir := t.TempDir()
+	data, saved, _ := MustDataset(t, dir, 200)
+	_, url := MustSwitchable(t, MustNewSimulator(t, data, simulator.Config{}))
+	base := t.TempDir()
+	statePath := filepath.Join(base, "state.db")
+	window := []string{"--since", "2026-01-01", "--until", "2026-01-02"}
+	step := func(name string, code int, extra ...string) string {
+		t.Helper()
+		out := filepath.Join(base, name)
+		r := MustRun(t, credentials, runArgs(saved, url, out, append(extra, "--summary-json")...)...)
+		if r.code != code {
+			t.Fatalf("%s: exit %d, want %d\n%s", name, r.code, code, r.stderr)
+		}
+		var s summary
+		if err := json.Unmarshal([]byte(r.stdout), &s); err != nil {
+			t.Fatal(err)
+		}
+		return s.RunID
+	}
+	a := step("a", 3, append(window, "--rate", "20", "--max-duration", "200ms")...)
+	b := step("b", 1, "--resume") // no window: another job
+	if b == a {
+		t.Fatalf("--resume without the window continued run %s of another window", a)
+	}
+	if got := step("c", 1, append(window, "--resume")...); got != a {
+		t.Errorf("--resume with the window started %s, want run %s continued", got, a)
+	}
+	d := step("d", 1, append(window, "--resume")...)
+	if d == a {
+		t.Errorf("--resume continued run %s, which had finished", a)
+	}
+	runs := MustRuns(t, statePath)
+	if len(runs) != 3 {
+		t.Fatalf("%d runs in the history, want 3: %+v", len(runs), runs)
+	}
+	for _, r := range runs {
+		if r.State != "finished" {
+			t.Errorf("run %s is %s, want finished", r.RunID, r.State)
+		}
+	}
+}

@@ -234,17 +234,9 @@ func (j *job) pick(ctx context.Context, started time.Time) error {
 	case j.db == nil:
 		return nil
 	case o.Resume:
-		key, err := sourceKey(o.Source)
-		if err != nil {
+		r, ok, err := j.resumable(ctx)
+		if err != nil || !ok {
 			return err
-		}
-		r, ok, err := j.db.Unfinished(ctx, key, o.Query)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			j.log.Info("nothing to resume for this source: starting a new run", "source", o.Source)
-			return nil
 		}
 		if err := j.adopt(r); err != nil {
 			return err
@@ -267,6 +259,39 @@ func (j *job) pick(ctx context.Context, started time.Time) error {
 		return nil
 	}
 	return nil
+}
+
+// resumable finds the run --resume continues: the newest run of the same
+// job (source, query, window and API root), when it did not finish. A job
+// whose newest run finished starts afresh: an older run it superseded is
+// not taken up again.
+func (j *job) resumable(ctx context.Context) (state.Run, bool, error) {
+	o := j.o
+	key, err := sourceKey(o.Source)
+	if err != nil {
+		return state.Run{}, false, err
+	}
+	runs, err := j.db.RunsOf(ctx, key, o.Query)
+	if err != nil {
+		return state.Run{}, false, err
+	}
+	for _, r := range runs {
+		var p runParams
+		if err := json.Unmarshal(r.Params, &p); err != nil {
+			return state.Run{}, false, fmt.Errorf("run %s: parameters: %w", r.ID, err)
+		}
+		since, _ := parseTime("since", p.Since)
+		until, _ := parseTime("until", p.Until)
+		if p.APIRoot != o.APIRoot || !since.Equal(o.Since) || !until.Equal(o.Until) {
+			continue // another job on the same source
+		}
+		if r.State == state.RunFinished {
+			break
+		}
+		return r, true, nil
+	}
+	j.log.Info("nothing to resume for this source and window: starting a new run", "source", o.Source)
+	return state.Run{}, false, nil
 }
 
 // adopt takes the source, window and API root of an earlier run r: a flag
@@ -334,7 +359,11 @@ func (j *job) record(ctx context.Context, sv store.Survey) error {
 			"run_id", j.run.ID, "was_sha256", j.run.Fingerprint, "now_sha256", sv.SHA256)
 	}
 	j.run.Source, j.run.Query, j.run.Fingerprint, j.run.APIRoot = key, j.o.Query, sv.SHA256, j.o.APIRoot
-	j.run.Params, j.run.Out = params, j.o.Out
+	out, err := filepath.Abs(j.o.Out)
+	if err != nil {
+		return err
+	}
+	j.run.Params, j.run.Out = params, out
 	if j.resumed {
 		return j.db.UpdateRun(ctx, j.run)
 	}

@@ -58,10 +58,9 @@ type record struct {
 }
 
 // walCheckpointPages is the WAL's size, in pages, past which the writer's
-// commit also checkpoints it: ten times SQLite's default. Answers go into
-// the index by process id at random places, so the same pages are written
-// again and again: a checkpoint copies each page once however many times
-// the WAL holds it, and ten times fewer checkpoints copy far fewer pages.
+// commit also checkpoints it: ten times SQLite's default. A checkpoint
+// copies each page once however many times the WAL holds it, and ten times
+// fewer checkpoints copy far fewer pages.
 const walCheckpointPages = 10000
 
 func newBatch() *batch { return &batch{done: make(chan struct{})} }
@@ -99,14 +98,13 @@ func (j *Journal) open(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	j.look.point, err = j.x.PreparexContext(ctx,
-		"SELECT result FROM answers WHERE run = ? AND process_id = ?")
-	return err
+	return nil
 }
 
 // Record keeps r, the answer fetched for processID (canonical UUID) at
 // position seq of the run, and the verdict kind it led to. It returns once
-// the record is committed. A process recorded again replaces its record.
+// the record is committed. The same process recorded again at the same seq
+// replaces its record.
 // After Close it returns ErrClosed.
 func (j *Journal) Record(seq int, processID string, r reconcile.Result, kind reconcile.Kind) error {
 	key, err := pidKey(processID)

@@ -135,7 +135,7 @@ func TestJournal_Record_Replace(t *testing.T) {
 		seq int
 		r   reconcile.Result
 		k   reconcile.Kind
-	}{{5, first, reconcile.Unverified}, {7, second, reconcile.Match}} {
+	}{{7, first, reconcile.Unverified}, {7, second, reconcile.Match}} {
 		if err := j.Record(rec.seq, uuid(7), rec.r, rec.k); err != nil {
 			t.Fatal(err)
 		}
@@ -145,7 +145,10 @@ func TestJournal_Record_Replace(t *testing.T) {
 	if err != nil || n != 1 {
 		t.Fatalf("CopyAnswers = %d, %v; want 1 row", n, err)
 	}
-	for _, seq := range []int{5, 7} {
+	if got, err := db.Answered(ctx, "r"); err != nil || got != 1 {
+		t.Errorf("Answered = %d, %v; want 1 (the first record replaced)", got, err)
+	}
+	for _, seq := range []int{5, 7} { // 5: found by process id
 		j := MustJournal(t, db, "r")
 		got, ok, err := j.Lookup(seq, uuid(7))
 		if err != nil || !ok {

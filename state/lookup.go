@@ -19,7 +19,7 @@ import (
 //
 // When the stream has nothing for (seq, processID), the source changed
 // since the answers were recorded, or the process was never recorded: a
-// point lookup by (run, process_id) tells which, so that a recorded answer
+// point lookup by process id tells which, so that a recorded answer
 // is found at any position. Once the stream is exhausted and every streamed
 // answer was a hit, no recorded answer is left to find and the point
 // lookup is skipped.
@@ -36,7 +36,7 @@ const (
 )
 
 type lookup struct {
-	point *sqlx.Stmt // by (run, process_id)
+	point *sqlx.Stmt // by process_id, in the run; nil until first needed
 
 	started bool
 	chunks  chan []answer // the answers, in seq order
@@ -110,8 +110,13 @@ func (l *lookup) next() error {
 }
 
 func (j *Journal) pointLookup(key [16]byte) (reconcile.Result, bool, error) {
+	if j.look.point == nil {
+		if err := j.indexByProcess(); err != nil {
+			return reconcile.Result{}, false, fmt.Errorf("look up answer: %w", err)
+		}
+	}
 	var data []byte
-	err := j.look.point.Get(&data, j.run, key[:])
+	err := j.look.point.Get(&data, key[:])
 	if errors.Is(err, sql.ErrNoRows) {
 		return reconcile.Result{}, false, nil
 	}
@@ -123,6 +128,30 @@ func (j *Journal) pointLookup(key [16]byte) (reconcile.Result, bool, error) {
 		return reconcile.Result{}, false, fmt.Errorf("look up answer of %s: %w", pidString(key[:]), err)
 	}
 	return r, true, nil
+}
+
+// indexByProcess builds, on first need, an index of the run's answers by
+// process id, and prepares the point lookup. Answers are not indexed so
+// as they are recorded: a random-order index costs every record a page
+// write, which halves how fast a run records. The index is partial, on
+// this run alone, so recording in other runs never maintains it; it is
+// needed only when a resumed run's source changed since the answers were
+// recorded. The run key is an integer of ours, written into the SQL
+// because a partial index serves only queries that name its constant.
+func (j *Journal) indexByProcess() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.closed {
+		return ErrClosed
+	}
+	if _, err := j.x.Exec(fmt.Sprintf(
+		"CREATE INDEX IF NOT EXISTS answers_of_run_%d ON answers (process_id) WHERE run = %d", j.run, j.run)); err != nil {
+		return fmt.Errorf("index answers by process id: %w", err)
+	}
+	var err error
+	j.look.point, err = j.x.Preparex(fmt.Sprintf(
+		"SELECT result FROM answers WHERE run = %d AND process_id = ?", j.run))
+	return err
 }
 
 // startReader starts the goroutines that stream the run's answers: the

@@ -221,12 +221,22 @@ func (db *DB) getRun(ctx context.Context, id, q string, args ...any) (Run, error
 
 // Runs returns every run, oldest first.
 func (db *DB) Runs(ctx context.Context) ([]Run, error) {
+	return db.listRuns(ctx, "SELECT "+runColumns+" FROM runs ORDER BY started_at, key")
+}
+
+// RunsOf returns the runs of source and query, newest first.
+func (db *DB) RunsOf(ctx context.Context, source, query string) ([]Run, error) {
+	return db.listRuns(ctx, "SELECT "+runColumns+` FROM runs
+		WHERE source = ? AND query = ? ORDER BY started_at DESC, key DESC`, source, query)
+}
+
+func (db *DB) listRuns(ctx context.Context, query string, args ...any) ([]Run, error) {
 	x, err := db.pool()
 	if err != nil {
 		return nil, err
 	}
 	var rows []runRow
-	if err := x.SelectContext(ctx, &rows, "SELECT "+runColumns+" FROM runs ORDER BY started_at, key"); err != nil {
+	if err := x.SelectContext(ctx, &rows, query, args...); err != nil {
 		return nil, fmt.Errorf("read runs: %w", err)
 	}
 	runs := make([]Run, 0, len(rows))
@@ -238,21 +248,6 @@ func (db *DB) Runs(ctx context.Context) ([]Run, error) {
 		runs = append(runs, r)
 	}
 	return runs, nil
-}
-
-// Unfinished returns the newest run of source and query that is not
-// finished (running or stopped), and whether there is one.
-func (db *DB) Unfinished(ctx context.Context, source, query string) (Run, bool, error) {
-	r, err := db.getRun(ctx, source, "SELECT "+runColumns+` FROM runs
-		WHERE source = ? AND query = ? AND state != ? ORDER BY started_at DESC, key DESC LIMIT 1`,
-		source, query, string(RunFinished))
-	if errors.Is(err, ErrNoRun) {
-		return Run{}, false, nil
-	}
-	if err != nil {
-		return Run{}, false, err
-	}
-	return r, true, nil
 }
 
 // runKey returns the runs table's key of the run id.

@@ -123,19 +123,24 @@ func TestDB_Runs(t *testing.T) {
 		t.Errorf("Run(last) = %q, %v; want d", r.ID, err)
 	}
 	for _, tt := range []struct {
-		name, source, query, want string
+		name, source, query string
+		want                []string
 	}{
-		{"NewestNotFinished", "/s.db", "", "b"}, // e and d are finished; b is newer than a
-		{"ByQuery", "/s.db", "SELECT 1", "c"},
-		{"None", "/other.db", "", ""},
+		{"NewestFirst", "/s.db", "", []string{"d", "e", "b", "a"}},
+		{"ByQuery", "/s.db", "SELECT 1", []string{"c"}},
+		{"None", "/other.db", "", nil},
 	} {
-		t.Run("Unfinished"+tt.name, func(t *testing.T) {
-			r, ok, err := db.Unfinished(ctx, tt.source, tt.query)
+		t.Run("RunsOf"+tt.name, func(t *testing.T) {
+			runs, err := db.RunsOf(ctx, tt.source, tt.query)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if ok != (tt.want != "") || r.ID != tt.want {
-				t.Errorf("Unfinished = %q, %v; want %q", r.ID, ok, tt.want)
+			var ids []string
+			for _, r := range runs {
+				ids = append(ids, r.ID)
+			}
+			if diff := cmp.Diff(tt.want, ids); diff != "" {
+				t.Errorf("RunsOf (-want +got):\n%s", diff)
 			}
 		})
 	}

@@ -34,7 +34,8 @@ CREATE TABLE answers (
 	result     BLOB NOT NULL,          -- the reconcile.Result, encoded by codec.go
 	PRIMARY KEY (run, seq, process_id)
 ) WITHOUT ROWID;
-CREATE UNIQUE INDEX answers_by_process ON answers (run, process_id);
+-- No index by process id: Journal.Lookup builds one for a run when it
+-- needs one (lookup.go), so that recording stays cheap.
 `,
 	// 2: what each run listed in its reports, and the run lock's holder.
 	`
