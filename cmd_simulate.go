@@ -1,7 +1,13 @@
 package main
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -27,6 +33,12 @@ func simulateCommand() *cli.Command {
 			&cli.StringFlag{Name: "api-key", Usage: "APIKEY the clients must send (none: not checked)"},
 			&cli.StringFlag{Name: "token", Usage: "Bearer token the clients must send (none: not checked)"},
 			&cli.StringSliceFlag{Name: "expired-token", Usage: "a Bearer token answered 403 10502 (expired); repeatable"},
+			&cli.StringFlag{Name: "public-key-file", Usage: "turn the token endpoint (POST /oauth2/token) on: the service account's RSA public key (PEM) that verifies assertions"},
+			&cli.StringFlag{Name: "service-account", Usage: "the service account the token endpoint knows (with --public-key-file)"},
+			&cli.StringFlag{Name: "tenant", Usage: "its tenant id (with --public-key-file)"},
+			&cli.DurationFlag{Name: "token-lifetime", Value: simulator.DefaultTokenLifetime, Usage: "how long an issued access token is accepted"},
+			&cli.StringFlag{Name: "audience", Usage: "the aud assertions must carry (default: the origin the token request was sent to)"},
+			&cli.IntFlag{Name: "lock-after", Value: simulator.DefaultLockAfter, Usage: "failed token requests in a row that lock the account (1.2.18); negative: never, 0: the default"},
 		},
 		Action: func(c *cli.Context) error {
 			log, err := newLogger(c)
@@ -40,6 +52,10 @@ func simulateCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			pub, err := simulatorKey(c)
+			if err != nil {
+				return err
+			}
 			srv := simulator.New(data, simulator.Config{
 				Rate:          c.Float64("rate"),
 				NoRetryAfter:  c.Bool("no-retry-after"),
@@ -49,11 +65,43 @@ func simulateCommand() *cli.Command {
 				APIKey:        c.String("api-key"),
 				Token:         c.String("token"),
 				ExpiredTokens: c.StringSlice("expired-token"),
+				PublicKey:     pub,
+				Account:       c.String("service-account"),
+				Tenant:        c.String("tenant"),
+				TokenLifetime: c.Duration("token-lifetime"),
+				Audience:      c.String("audience"),
+				LockAfter:     c.Int("lock-after"),
 				Logger:        log,
 			})
 			return srv.ListenAndServe(c.Context, c.String("addr"))
 		},
 	}
+}
+
+// simulatorKey reads --public-key-file, which turns the token endpoint on.
+func simulatorKey(c *cli.Context) (*rsa.PublicKey, error) {
+	file := c.String("public-key-file")
+	if file == "" {
+		if c.String("service-account") != "" || c.String("tenant") != "" {
+			return nil, errors.New("--service-account and --tenant need --public-key-file")
+		}
+		return nil, nil
+	}
+	if c.String("service-account") == "" || c.String("tenant") == "" {
+		return nil, errors.New("--public-key-file needs --service-account and --tenant")
+	}
+	if d := c.Duration("token-lifetime"); d < time.Second {
+		return nil, fmt.Errorf("--token-lifetime %s: want a second or more", d)
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("--public-key-file: %w", err)
+	}
+	pub, err := simulator.ParsePublicKey(b)
+	if err != nil {
+		return nil, fmt.Errorf("--public-key-file %s: %w", file, err)
+	}
+	return pub, nil
 }
 
 // The demo's fixed settings: fast enough to finish in seconds, with random
@@ -62,7 +110,26 @@ const (
 	demoRate   = 50
 	demoAPIKey = "demo-api-key"
 	demoToken  = "demo-token"
+	// With --service-account: tokens short-lived enough that the demo
+	// renews them a few times.
+	demoAccount       = "demo"
+	demoTenant        = "demo-tenant"
+	demoTokenLifetime = 2 * time.Second
 )
+
+// demoKey makes the key pair of the demo's service account: it stays in
+// memory; the simulator gets the public half.
+func demoKey() (*rsa.PublicKey, []byte, error) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, nil, fmt.Errorf("demo key pair: %w", err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("demo key pair: %w", err)
+	}
+	return &key.PublicKey, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
+}
 
 func demoCommand(code *int) *cli.Command {
 	return &cli.Command{
@@ -72,6 +139,7 @@ func demoCommand(code *int) *cli.Command {
 			&cli.StringFlag{Name: "data", Value: filepath.Join("testdata", "demo"), Usage: "folder with processes.jsonl (the API) and saved.csv (the saved outcomes)"},
 			&cli.StringFlag{Name: "out", Value: filepath.Join("out", "demo"), Usage: "folder for the reports"},
 			&cli.BoolFlag{Name: "summary-json", Usage: "print the summary on stdout as JSON"},
+			&cli.BoolFlag{Name: "service-account", Usage: "sign in with a service account whose key pair is made for the demo, through the simulator's token endpoint"},
 		},
 		Action: func(c *cli.Context) error {
 			log, err := newLogger(c)
@@ -83,7 +151,7 @@ func demoCommand(code *int) *cli.Command {
 			if err != nil {
 				return fmt.Errorf("demo data: %w (run it from the repository root, or give --data)", err)
 			}
-			srv := simulator.New(data, simulator.Config{
+			cfg := simulator.Config{
 				Rate:      demoRate,
 				ErrorRate: 0.02,
 				Seed:      1,
@@ -91,17 +159,44 @@ func demoCommand(code *int) *cli.Command {
 				Token:     demoToken,
 				SlowDelay: 10 * time.Second,
 				Logger:    log,
-			})
+			}
+			var privateKey []byte
+			if c.Bool("service-account") {
+				pub, key, err := demoKey()
+				if err != nil {
+					return err
+				}
+				privateKey = key
+				cfg.Token, cfg.PublicKey, cfg.Account, cfg.Tenant = "", pub, demoAccount, demoTenant
+				cfg.TokenLifetime = demoTokenLifetime
+			}
+			srv := simulator.New(data, cfg)
 			root, stop, err := srv.Start("127.0.0.1:0")
 			if err != nil {
 				return err
 			}
 			defer stop()
+			hc := fetch.NewHTTPClient(fetch.DefaultWorkers)
+			var tokens fetch.TokenSource = fetch.StaticToken(demoToken)
+			if privateKey != nil {
+				if tokens, err = fetch.NewServiceAccount(fetch.ServiceAccountConfig{
+					Account:    demoAccount,
+					Tenant:     demoTenant,
+					PrivateKey: privateKey,
+					TokenURL:   root + "/oauth2/token",
+					HTTPClient: hc,
+					Timeout:    2 * time.Second,
+					Logger:     log,
+				}); err != nil {
+					return err
+				}
+			}
 			sum, err := runJob(c.Context, runOptions{
 				Source:      filepath.Join(dir, "saved.csv"),
 				APIRoot:     root,
 				APIKey:      demoAPIKey,
-				Tokens:      fetch.StaticToken(demoToken),
+				Tokens:      tokens,
+				Auth:        authOptions{client: hc},
 				Rate:        demoRate,
 				Workers:     fetch.DefaultWorkers,
 				Timeout:     2 * time.Second,

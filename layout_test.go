@@ -16,9 +16,9 @@ func TestImportGraph(t *testing.T) {
 	allowed := map[string][]string{
 		"reconcile": {"golang.org/x/sync/errgroup"},
 		"store":     {mod + "reconcile", "github.com/gocarina/gocsv", "github.com/jmoiron/sqlx", "github.com/mattn/go-sqlite3"},
-		"fetch":     {mod + "reconcile", "golang.org/x/time/rate", "golang.org/x/sync/singleflight"},
+		"fetch":     {mod + "reconcile", "golang.org/x/time/rate", "golang.org/x/sync/singleflight", "golang.org/x/oauth2"},
 		"reports":   {mod + "reconcile", "github.com/gocarina/gocsv"},
-		"simulator": {"golang.org/x/time/rate"},
+		"simulator": {"golang.org/x/time/rate", "github.com/golang-jwt/jwt/v5"},
 		"state":     {mod + "reconcile", "github.com/jmoiron/sqlx", "github.com/mattn/go-sqlite3", "github.com/gofrs/flock"},
 	}
 	out, err := exec.Command("go", "list", "-json=ImportPath,Imports", "./...").Output()

@@ -167,13 +167,13 @@ func endpointOf(root string) (string, error) {
 	}
 	switch {
 	case u.Scheme != "http" && u.Scheme != "https":
-		return "", fmt.Errorf("api root %q: must start with https:// or http://", u.Redacted())
+		return "", fmt.Errorf("api root %q: must start with https:// or http://", Redact(root))
 	case u.Host == "":
-		return "", fmt.Errorf("api root %q: no host", u.Redacted())
+		return "", fmt.Errorf("api root %q: no host", Redact(root))
 	case u.User != nil:
-		return "", fmt.Errorf("api root %q: user info is not allowed", u.Redacted())
+		return "", fmt.Errorf("api root %q: user info is not allowed", Redact(root))
 	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
-		return "", fmt.Errorf("api root %q: query and fragment are not allowed", u.Redacted())
+		return "", fmt.Errorf("api root %q: query and fragment are not allowed", Redact(root))
 	}
 	return strings.TrimRight(u.String(), "/") + "/processes/v1/", nil
 }
@@ -250,6 +250,9 @@ func (c *Client) Fetch(ctx context.Context, processID string) (reconcile.Result,
 			}
 			return res, nil
 		case Fatal:
+			if o.api == nil {
+				return res, newTransportFatal(o.err)
+			}
 			var why error
 			if renewed && o.code == "10502" {
 				why = errors.New("the renewed token was reported expired too")

@@ -16,6 +16,15 @@
 //     likes (errgroup.SetLimit in the pipeline); a Client is safe for
 //     concurrent use, and so are the TokenSource implementations here.
 //
-// Secrets (the API key and access tokens) never appear in logs or errors:
-// bodies the server sends back are scrubbed of them before they are kept.
+// Access tokens come from a TokenSource: a fixed token (StaticToken), a
+// file another process refreshes (TokenFile), or Unico's service account
+// (ServiceAccount: the OAuth2 JWT-bearer grant through golang.org/x/oauth2,
+// tokens cached, renewed before they expire and at once on 10502, one token
+// request in flight at a time, never retried after a failure).
+//
+// Secrets (the API key, access tokens, the private key and the assertions
+// signed with it) never appear in logs or errors: bodies the servers send
+// back are scrubbed of them before they are kept. Transport security is the
+// caller's to check (CheckSecureURL); NewHTTPClient always verifies TLS
+// certificates, against the system's roots or those of a CA file.
 package fetch

@@ -78,17 +78,42 @@ func newAPIError(status int, body []byte, scrub func(string) string) *APIError {
 // for a person reading stderr; errors.As finds the *APIError underneath.
 type fatalError struct {
 	msg string
-	api *APIError
-	err error // why the token could not be renewed, if that is the cause
+	api *APIError // nil when no answer came
+	err error     // why the token could not be renewed, or why no answer came
 }
 
-func (e *fatalError) Error() string   { return e.msg }
-func (e *fatalError) Unwrap() []error { return []error{e.api, e.err} }
+func (e *fatalError) Error() string { return e.msg }
+
+func (e *fatalError) Unwrap() []error {
+	var errs []error
+	if e.api != nil { // a nil *APIError in the list would match errors.As
+		errs = append(errs, e.api)
+	}
+	if e.err != nil {
+		errs = append(errs, e.err)
+	}
+	return errs
+}
+
+// newTransportFatal explains a transport failure that no retry can mend:
+// the server's certificate cannot be verified.
+func newTransportFatal(err error) error {
+	return &fatalError{
+		msg: "TLS certificate not trusted: " + err.Error() +
+			"; check the URL, or add the CA that signed it with --ca-file",
+		err: err,
+	}
+}
 
 // newFatal explains a fatal answer: "APIKEY rejected (403, code 10201):
 // check --api-key ...; the API says: Invalid APIKEY".
 func newFatal(api *APIError, renewErr error) error {
 	cause, hint := fatalCause(api.Code)
+	var te *TokenError
+	if errors.As(renewErr, &te) {
+		// The token endpoint's own words say what to fix.
+		hint = "the token endpoint gave no new one"
+	}
 	var b strings.Builder
 	b.WriteString(cause)
 	b.WriteString(" (")
@@ -121,7 +146,7 @@ func fatalCause(code string) (cause, hint string) {
 	case "10501":
 		return "access token rejected", "check --token or --token-file and --env (tokens are per environment)"
 	case "10502":
-		return "access token expired", "put a fresh token in --token-file"
+		return "access token expired", "put a fresh token in --token-file, or sign in with --service-account"
 	case "30017":
 		return "access token malformed or without permission", "check the token and the service account's permissions"
 	default:

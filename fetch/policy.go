@@ -19,7 +19,8 @@ const (
 	Retry
 	// GiveUp: no answer can be had for this process; it is unverified.
 	GiveUp
-	// Fatal: the run cannot go on (missing header, rejected credentials).
+	// Fatal: the run cannot go on (missing header, rejected credentials,
+	// a server certificate that cannot be verified).
 	Fatal
 	// Renew: renew the access token, then try again at once.
 	Renew
@@ -112,6 +113,8 @@ func (p Policy) Decide(a Attempt) Verdict {
 	}
 	if a.Err != nil {
 		switch {
+		case isCertificateError(a.Err):
+			return Verdict{Action: Fatal, Reason: "certificate not trusted"}
 		case errors.Is(a.Err, ErrIDMismatch):
 			return Verdict{Action: GiveUp, Reason: "answer for another id"}
 		case errors.Is(a.Err, ErrBodyTooLarge):

@@ -1,6 +1,7 @@
 package fetch_test
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -47,6 +48,7 @@ func TestPolicy_Decide(t *testing.T) {
 		{"UnknownClientStatus", fetch.Attempt{N: 1, HTTPStatus: 418}, fetch.Verdict{Action: fetch.GiveUp, Reason: "unexpected answer"}},
 		{"Redirect", fetch.Attempt{N: 1, HTTPStatus: 302}, fetch.Verdict{Action: fetch.GiveUp, Reason: "unexpected answer"}},
 		{"Reset", fetch.Attempt{N: 1, Err: reset}, fetch.Verdict{Action: fetch.Retry, Delay: 500 * time.Millisecond, Reason: "no response"}},
+		{"CertificateNotTrusted", fetch.Attempt{N: 1, Err: fmt.Errorf("get: %w", x509.UnknownAuthorityError{})}, fetch.Verdict{Action: fetch.Fatal, Reason: "certificate not trusted"}},
 		{"ResetRetriesSpent", fetch.Attempt{N: 3, Err: reset}, fetch.Verdict{Action: fetch.GiveUp, Reason: "no response, retries spent"}},
 		{"TruncatedBody", fetch.Attempt{N: 1, HTTPStatus: 200, Err: io.ErrUnexpectedEOF}, fetch.Verdict{Action: fetch.Retry, Delay: 500 * time.Millisecond, Reason: "body read failed"}},
 		{"TruncatedErrorBody", fetch.Attempt{N: 1, HTTPStatus: 403, Code: "10201", Err: io.ErrUnexpectedEOF}, fetch.Verdict{Action: fetch.Retry, Delay: 500 * time.Millisecond, Reason: "body read failed"}},

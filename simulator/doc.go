@@ -4,12 +4,14 @@
 // so that unico-reconcile can be run, tested and benchmarked with no
 // credentials and no network.
 //
-// The simulator imports the standard library and golang.org/x/time/rate only.
-// It never shares types with the client (package fetch) or the domain
-// (package reconcile): every body it sends is either a line of the data file,
-// served byte for byte, or JSON written by hand from the API document. A field
-// misspelt in the client is therefore caught by tests instead of being
-// mirrored here.
+// The simulator imports the standard library, golang.org/x/time/rate and
+// github.com/golang-jwt/jwt/v5 only. It never shares types with the client
+// (package fetch) or the domain (package reconcile): every body it sends is
+// either a line of the data file, served byte for byte, or JSON written by
+// hand from the API document. A field misspelt in the client is therefore
+// caught by tests instead of being mirrored here. For the same reason the
+// token endpoint checks assertions with golang-jwt, while the client signs
+// them with golang.org/x/oauth2: the two sides share no JWT code.
 //
 // # Data file
 //
@@ -52,6 +54,25 @@
 // (unknown path → 404, other method → 405), credentials (when configured),
 // rate limit, latency, random errors, process id, then the process itself.
 // See Config for each knob and unico-api.md for the codes.
+//
+// # Token endpoint
+//
+// With Config.PublicKey set, POST /oauth2/token on the same server takes the
+// OAuth2 JWT-bearer grant (RFC 7523) of Unico's service accounts: a form
+// with grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer and an
+// assertion, an RS256 JWT signed by the account's private key whose header
+// is {"alg":"RS256","typ":"JWT"} and whose claims are exactly iss
+// (account@tenant.iam.acesso.io), aud (the token endpoint's origin), scope
+// ("*"), iat and exp (at most iat + 3600). It answers
+// {"access_token":"...","token_type":"Bearer","expires_in":N} and the process
+// API then accepts that token for Config.TokenLifetime (403 10502 after).
+// Failures are 401 {"error":"server_error","error_description":"Falha na
+// autenticação 1.2.x"} with Unico's codes: 1.2.20 not a JWT-bearer grant or
+// not a JWT, 1.2.5 bad signature, algorithm or audience, 1.2.7 an assertion
+// used before, 1.2.22 a claim not allowed, 1.0.1 another issuer, 1.1.1 no
+// scope, 1.2.14 another scope, 1.2.21 iat or exp missing or out of bounds,
+// 1.2.4 expired; after Config.LockAfter failures in a row, 1.2.18 (locked)
+// to every request. The token endpoint is not rate limited.
 //
 // Data is read-only once built and may back any number of Servers. A Server
 // is safe for concurrent use; its counters (Stats, RequestsFor) are atomics

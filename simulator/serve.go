@@ -32,7 +32,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		"latency", s.cfg.Latency,
 		"error_rate", s.cfg.ErrorRate,
 		"api_key_required", s.cfg.APIKey != "",
-		"token_required", s.cfg.Token != "" || len(s.cfg.ExpiredTokens) > 0)
+		"token_required", s.cfg.Token != "" || len(s.cfg.ExpiredTokens) > 0 || s.cfg.PublicKey != nil,
+		"token_endpoint", s.cfg.PublicKey != nil)
 
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()

@@ -1,6 +1,7 @@
 package simulator
 
 import (
+	"crypto/rsa"
 	"crypto/subtle"
 	"encoding/json"
 	"log/slog"
@@ -56,14 +57,37 @@ type Config struct {
 	// is set and Token is empty, a bearer token is still required and any
 	// token not listed is accepted.
 	ExpiredTokens []string
+	// PublicKey, when set, turns the token endpoint on: POST /oauth2/token
+	// takes the JWT-bearer grant of Unico's service accounts, checks the
+	// assertion's RS256 signature against PublicKey and its claims as
+	// Unico does (token.go), and issues access tokens that the process API
+	// then accepts until they expire (403 10502 after, 10501 for a token
+	// it never issued, unless it is Token). Nil: no token endpoint (404).
+	PublicKey *rsa.PublicKey
+	// Account and Tenant name the service account: assertions must have
+	// iss = Account@Tenant.iam.acesso.io.
+	Account, Tenant string
+	// Audience is the aud assertions must carry. Empty means the origin the
+	// request was sent to (http://Host, or https:// over TLS), which is
+	// what a client derives from the token URL it was given.
+	Audience string
+	// TokenLifetime is how long an issued token is accepted; expires_in
+	// says it in whole seconds (at least 1). Zero means
+	// DefaultTokenLifetime.
+	TokenLifetime time.Duration
+	// LockAfter is how many failed token requests in a row lock the account
+	// for the server's life (1.2.18 to every later request, valid or not).
+	// Zero means DefaultLockAfter; negative, never.
+	LockAfter int
 	// SlowDelay is how long the "slow" fault holds a response. Zero means
 	// DefaultSlowDelay.
 	SlowDelay time.Duration
 	// Logger receives a line when serving starts and, at debug level, one
 	// line per request. Nil discards. Secrets are never logged.
 	Logger *slog.Logger
-	// Now is the clock of the rate limit. Nil means time.Now; tests fix it so
-	// that no token comes back during a burst.
+	// Now is the clock of the rate limit and of the access tokens' expiry.
+	// Nil means time.Now; tests fix it so that no token comes back during
+	// a burst.
 	Now func() time.Time
 }
 
@@ -84,6 +108,8 @@ type Server struct {
 	perID     []atomic.Int64 // by process index
 	unknownMu sync.Mutex
 	unknown   map[string]int // requests for valid ids the data lacks
+
+	auth tokenAuth // token.go
 }
 
 // New returns a Server answering from data, which must not change
@@ -100,6 +126,7 @@ func New(data *Data, cfg Config) *Server {
 		rand:    rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
 		perID:   make([]atomic.Int64, data.Len()),
 		unknown: make(map[string]int),
+		auth:    tokenAuth{issued: make(map[string]time.Time), used: make(map[[32]byte]time.Time)},
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -119,6 +146,9 @@ func New(data *Data, cfg Config) *Server {
 	}
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc("/processes/v1/{id...}", s.serveProcess)
+	if cfg.PublicKey != nil {
+		s.mux.HandleFunc("/oauth2/token", s.serveToken)
+	}
 	s.mux.HandleFunc("/", s.serveNoRoute)
 	return s
 }
@@ -260,7 +290,7 @@ func (s *Server) serveProcess(w http.ResponseWriter, r *http.Request) {
 // authorize checks the credentials Config asks for. It returns a nil body
 // when the request may go on.
 func (s *Server) authorize(r *http.Request) (int, []byte) {
-	checkToken := s.cfg.Token != "" || len(s.cfg.ExpiredTokens) > 0
+	checkToken := s.cfg.Token != "" || len(s.cfg.ExpiredTokens) > 0 || s.cfg.PublicKey != nil
 	apiKey, haveKey := r.Header["Apikey"] // canonical form of APIKEY
 	if s.cfg.APIKey != "" && (!haveKey || apiKey[0] == "") {
 		return http.StatusBadRequest, bodyNoAPIKey
@@ -289,6 +319,16 @@ func (s *Server) authorize(r *http.Request) (int, []byte) {
 	for _, t := range s.cfg.ExpiredTokens {
 		if equal(token, t) {
 			return http.StatusForbidden, bodyExpiredToken
+		}
+	}
+	if s.cfg.PublicKey != nil {
+		switch issued, live := s.tokenState(token); {
+		case live:
+			return 0, nil
+		case issued:
+			return http.StatusForbidden, bodyExpiredToken
+		case s.cfg.Token == "":
+			return http.StatusForbidden, bodyBadToken
 		}
 	}
 	if s.cfg.Token != "" && !equal(token, s.cfg.Token) {

@@ -6,8 +6,9 @@ import (
 )
 
 // Stats counts what a Server has answered since New. Every request counts in
-// Requests and in at most one of the others but Faults; a request whose client
-// went away while it waited (Latency, "slow") counts in Requests only.
+// Requests and in at most one of the others but Faults and TokenRequests; a
+// request whose client went away while it waited (Latency, "slow") counts in
+// Requests only.
 type Stats struct {
 	Requests     int // every request the handler saw
 	OK           int // 200, faulty bodies ("malformed", "truncated", "wrong-id") included
@@ -22,11 +23,17 @@ type Stats struct {
 	// Faults counts the requests that met their process's x-sim-fault, of any
 	// kind (an "error" fault also counts in ServerErrors, and so on).
 	Faults int
+	// TokenRequests counts every request to the token endpoint; each also
+	// counts in TokensIssued (200), TokenErrors (401) or Unrouted (405).
+	TokenRequests int
+	TokensIssued  int
+	TokenErrors   int
 }
 
 type counters struct {
 	requests, ok, gone, notFound, badRequests, authErrors atomic.Int64
 	rateLimited, serverErrors, resets, unrouted, faults   atomic.Int64
+	tokenRequests, tokensIssued, tokenErrors              atomic.Int64
 }
 
 // Stats returns the counters as they are now; each is read atomically, the
@@ -44,6 +51,10 @@ func (s *Server) Stats() Stats {
 		Resets:       int(s.resets.Load()),
 		Unrouted:     int(s.unrouted.Load()),
 		Faults:       int(s.faults.Load()),
+
+		TokenRequests: int(s.tokenRequests.Load()),
+		TokensIssued:  int(s.tokensIssued.Load()),
+		TokenErrors:   int(s.tokenErrors.Load()),
 	}
 }
 
