@@ -4,8 +4,9 @@ BIN      := bin/unico-reconcile
 VERSION  := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT   := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS  := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
-# Tests never see the caller's credentials or settings.
-CLEANENV := env $(foreach v,$(filter UNICO_%,$(.VARIABLES)),-u $(v))
+# Tests never see the caller's credentials or settings; UNICO_TEST_* (where
+# the tests find PostgreSQL and Chromium, and whether they may skip) pass.
+CLEANENV := env $(foreach v,$(filter-out UNICO_TEST_%,$(filter UNICO_%,$(.VARIABLES))),-u $(v))
 
 .PHONY: build test lint bench demo clean
 
