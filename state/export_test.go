@@ -2,7 +2,9 @@ package state
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/unico-reconcile/unico-reconcile/reconcile"
 )
@@ -63,3 +65,25 @@ func (db *DB) BulkAnswers(ctx context.Context, runID string, n int,
 // Commits returns how many transactions the journal's writer committed; call
 // it after Close.
 func (j *Journal) Commits() int { return j.commits }
+
+// Crash stops the journal as a killed process would: nothing more is
+// imported, and the log stays.
+func (j *Journal) Crash() {
+	err := errors.New("crashed")
+	j.failure.Store(&err)
+	_ = j.Close()
+}
+
+// SetImportEvery sets how long the importer waits, and returns the undo.
+func SetImportEvery(d time.Duration) func() {
+	old := importEvery
+	importEvery = d
+	return func() { importEvery = old }
+}
+
+// SetSegmentBytes sets the log's segment size, and returns the undo.
+func SetSegmentBytes(n int64) func() {
+	old := segmentBytes
+	segmentBytes = n
+	return func() { segmentBytes = old }
+}

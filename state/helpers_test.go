@@ -123,3 +123,13 @@ var exact = cmp.Options{
 		return a.Equal(b) && a.Format(time.RFC3339Nano) == b.Format(time.RFC3339Nano)
 	}),
 }
+
+// MustGlob lists the files matching pattern.
+func MustGlob(tb testing.TB, pattern string) []string {
+	tb.Helper()
+	m, err := filepath.Glob(pattern)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return m
+}

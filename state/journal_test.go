@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -100,23 +101,92 @@ func TestJournal_Lookup(t *testing.T) {
 	}
 }
 
-// TestJournal_Record_Durable: each Record returns once its answer is
-// committed: another DB sees it at once.
-func TestJournal_Record_Durable(t *testing.T) {
+// TestJournal_Record_SurvivesCrash: each Record returns once its answer is
+// in the answers log. A journal that dies before importing anything (as a
+// killed process does) loses none: the next journal imports the log, and
+// removes it.
+func TestJournal_Record_SurvivesCrash(t *testing.T) {
+	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "state.db")
-	db, other := MustOpen(t, path), MustOpen(t, path)
+	db := MustOpen(t, path)
 	MustCreateRun(t, db, "r", at)
+	defer state.SetImportEvery(time.Hour)()
 	j := MustJournal(t, db, "r")
-	for i := range 20 {
+	const n = 200
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := g; i < n; i += 8 {
+				r, k := result(i)
+				if err := j.Record(i, uuid(i), r, k); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	j.Crash()
+	if got, err := db.Answered(ctx, "r"); err != nil || got != 0 {
+		t.Fatalf("Answered after the crash = %d, %v; want 0 (nothing imported: the test would prove nothing)", got, err)
+	}
+	if logs := MustGlob(t, path+"-answers.*"); len(logs) == 0 {
+		t.Fatal("no answers log left by the crashed journal")
+	}
+
+	again := MustJournal(t, db, "r") // the next run's journal
+	if got, err := db.Answered(ctx, "r"); err != nil || got != n {
+		t.Fatalf("Answered after the next journal opened = %d, %v; want %d", got, err, n)
+	}
+	for i := range n {
+		got, ok, err := again.Lookup(i, uuid(i))
+		want, _ := result(i)
+		if err != nil || !ok {
+			t.Fatalf("Lookup(%d) = %v, %v", i, ok, err)
+		}
+		if diff := cmp.Diff(want, got, exact); diff != "" {
+			t.Fatalf("answer %d (-want +got):\n%s", i, diff)
+		}
+	}
+	if err := again.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if logs := MustGlob(t, path+"-answers.*"); len(logs) != 0 {
+		t.Errorf("answers log left after a clean close: %v", logs)
+	}
+}
+
+// TestJournal_Log_Segments: a long run's log is cut into segments, and
+// each is removed once its answers are in the database, so the log stays
+// small; every answer arrives.
+func TestJournal_Log_Segments(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "state.db")
+	db := MustOpen(t, path)
+	MustCreateRun(t, db, "r", at)
+	defer state.SetSegmentBytes(4096)()
+	j := MustJournal(t, db, "r")
+	const n = 3000
+	maxSegments := 0
+	for i := range n {
 		r, k := result(i)
 		if err := j.Record(i, uuid(i), r, k); err != nil {
 			t.Fatal(err)
 		}
-		look := MustJournal(t, other, "r") // a fresh reader each time
-		if _, ok, err := look.Lookup(i, uuid(i)); err != nil || !ok {
-			t.Fatalf("answer %d not visible after Record returned: %v, %v", i, ok, err)
+		if i%100 == 0 {
+			maxSegments = max(maxSegments, len(MustGlob(t, path+"-answers.*")))
 		}
-		look.Close()
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := db.Answered(ctx, "r"); err != nil || got != n {
+		t.Errorf("Answered = %d, %v; want %d", got, err, n)
+	}
+	if maxSegments > 8 {
+		t.Errorf("up to %d segments at once: imported segments are not removed", maxSegments)
+	}
+	if logs := MustGlob(t, path+"-answers.*"); len(logs) != 0 {
+		t.Errorf("answers log left after Close: %v", logs)
 	}
 }
 
@@ -276,24 +346,33 @@ func TestDB_Recovered(t *testing.T) {
 	}
 }
 
-// TestJournal_Record_ErrWrite: a commit that fails (here the run's row is
-// gone under the journal) fails every Record waiting for it.
-func TestJournal_Record_ErrWrite(t *testing.T) {
+// TestJournal_Record_ErrImport: when the import into the database fails
+// (here the run's row is gone under the journal), Record soon fails too, so
+// the run stops; Close reports the error, and the log stays for the next
+// run to import.
+func TestJournal_Record_ErrImport(t *testing.T) {
 	ctx := context.Background()
-	db := MustOpenTemp(t)
+	path := filepath.Join(t.TempDir(), "state.db")
+	db := MustOpen(t, path)
 	MustCreateRun(t, db, "r", at)
+	defer state.SetImportEvery(time.Millisecond)()
 	j := MustJournal(t, db, "r")
 	if err := db.Exec(ctx, "DELETE FROM runs"); err != nil { // foreign key: inserts now fail
 		t.Fatal(err)
 	}
-	var wg sync.WaitGroup
-	for i := range 8 {
-		wg.Go(func() {
-			r, k := result(i)
-			if err := j.Record(i, uuid(i), r, k); err == nil {
-				t.Errorf("Record %d succeeded", i)
-			}
-		})
+	var err error
+	deadline := time.Now().Add(5 * time.Second)
+	for i := 0; err == nil && time.Now().Before(deadline); i++ {
+		r, k := result(i)
+		err = j.Record(i, uuid(i), r, k)
 	}
-	wg.Wait()
+	if err == nil {
+		t.Fatal("Record kept succeeding after the import failed")
+	}
+	if cerr := j.Close(); cerr == nil {
+		t.Error("Close = nil after the import failed")
+	}
+	if logs := MustGlob(t, path+"-answers.*"); len(logs) == 0 {
+		t.Error("the log was removed although its answers were never imported")
+	}
 }
