@@ -159,12 +159,33 @@ func TestRun_ResumeAfterKill(t *testing.T) {
 				t.Errorf("the server saw %d requests for %d processes: %d repeats, want at most %d (--workers per kill)",
 					sim.Stats().Requests, fetchable, extra, workers*len(kills))
 			}
+			// Besides the reports, the run history is all that was written,
+			// and its answers log is gone once imported.
+			for _, e := range MustReadDirNames(t, base) {
+				if e != "out" && e != "state.db" && e != "state.db-wal" && e != "state.db-shm" {
+					t.Errorf("the run left %s beside its reports and history", e)
+				}
+			}
 			runs := MustRuns(t, filepath.Join(base, "state.db"))
 			if len(runs) != 1 || runs[0].State != "finished" || runs[0].ExitCode == nil || *runs[0].ExitCode != 1 {
 				t.Errorf("run history %+v, want one finished run (resumed, not restarted) with exit 1", runs)
 			}
 		})
 	}
+}
+
+// MustReadDirNames lists the names in dir.
+func MustReadDirNames(tb testing.TB, dir string) []string {
+	tb.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
 }
 
 // MustRuns lists the run history through `runs` (JSON when not on a terminal).
