@@ -15,7 +15,7 @@ import (
 
 	"github.com/gofrs/flock"
 	"github.com/jmoiron/sqlx"
-	_ "github.com/mattn/go-sqlite3" // the sqlite3 driver
+	"github.com/mattn/go-sqlite3" // also registers the sqlite3 driver
 )
 
 // sqliteMagic opens every SQLite 3 database file.
@@ -77,12 +77,32 @@ func open(ctx context.Context, path string, version int) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := migrate(ctx, x, path, version); err != nil {
+	if err := migrateRetrying(ctx, x, path, version); err != nil {
 		x.Close()
 		return nil, err
 	}
 	db.x = x
 	return db, nil
+}
+
+// migrateRetrying is migrate, tried again for up to five seconds while the
+// database is busy. Two processes creating the database at once can meet
+// SQLITE_BUSY before any busy timeout applies: switching a new database to
+// WAL takes an exclusive lock, and SQLite does not wait for that one.
+func migrateRetrying(ctx context.Context, x *sqlx.DB, path string, version int) error {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		err := migrate(ctx, x, path, version)
+		var se sqlite3.Error
+		if err == nil || !errors.As(err, &se) || se.Code != sqlite3.ErrBusy || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
 
 // prepareFile creates path with mode 0600 when it does not exist (SQLite

@@ -182,7 +182,9 @@ func TestJournal_Log_Segments(t *testing.T) {
 	if got, err := db.Answered(ctx, "r"); err != nil || got != n {
 		t.Errorf("Answered = %d, %v; want %d", got, err, n)
 	}
-	if maxSegments > 8 {
+	// About 45 segments are written in all: the importer may lag a few
+	// behind, but must remove them as it goes.
+	if maxSegments > 20 {
 		t.Errorf("up to %d segments at once: imported segments are not removed", maxSegments)
 	}
 	if logs := MustGlob(t, path+"-answers.*"); len(logs) != 0 {
