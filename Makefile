@@ -14,6 +14,7 @@ build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .
 
 test:
+	@[ -n "$$UNICO_TEST_POSTGRES" ] || echo "notice: UNICO_TEST_POSTGRES is not set: the PostgreSQL tests skip (see README, Running it in production)"
 	$(CLEANENV) $(GO) test -race -count=1 ./...
 
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
@@ -33,6 +34,8 @@ bench:
 
 demo:
 	$(GO) run -ldflags '$(LDFLAGS)' . demo
+
+
 
 clean:
 	rm -rf bin out

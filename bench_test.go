@@ -20,9 +20,11 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/unico-reconcile/unico-reconcile/fetch"
+	"github.com/unico-reconcile/unico-reconcile/internal/pgtest"
 	"github.com/unico-reconcile/unico-reconcile/reconcile"
 	"github.com/unico-reconcile/unico-reconcile/simulator"
 	"github.com/unico-reconcile/unico-reconcile/state"
+	"github.com/unico-reconcile/unico-reconcile/store"
 )
 
 // The end-to-end benchmarks of make bench: the whole pipeline (read, fetch,
@@ -294,6 +296,41 @@ func BenchmarkRun_Memory1M(b *testing.B) {
 		// ru_maxrss also counts what the child shared with this process
 		// before exec: this process must stay small, hence the simulator in
 		// a process of its own.
+		ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+		b.ReportMetric(float64(ru.Maxrss)/1024, "peak-RSS-MB")
+		b.ReportMetric(float64(n)/elapsed.Seconds(), "processes/s")
+	}
+}
+
+// BenchmarkRun_Postgres1M runs the built binary over 1,000,000 processes
+// read from PostgreSQL (a server-side cursor), unlimited, against the
+// simulator in another process: the throughput ceiling with a database
+// source, and its peak RSS.
+func BenchmarkRun_Postgres1M(b *testing.B) {
+	const n = 1_000_000
+	dir := b.TempDir()
+	data, _ := MustFixture(b, dir, n)
+	dsn := pgtest.MustDatabase(b)
+	pgtest.MustExec(b, dsn, `CREATE TABLE processes (process_id uuid PRIMARY KEY, status integer, unico_id_result text,
+		identity_fraudsters_result text, serpro_score integer, liveness integer, score double precision, saved_at timestamptz)`,
+		fmt.Sprintf(`INSERT INTO processes (process_id, status, unico_id_result, serpro_score, saved_at)
+		SELECT (lpad(to_hex(i), 8, '0') || '-0000-4000-8000-' || lpad(to_hex(i), 12, '0'))::uuid, 3, 'yes', i %% 101,
+			timestamptz '2026-01-02T03:04:05Z' FROM generate_series(0, %d) AS i`, n-1),
+		"VACUUM ANALYZE processes")
+	root := MustSimulateProcess(b, data)
+	b.ResetTimer()
+	for i := range b.N {
+		out := filepath.Join(dir, fmt.Sprint("out", i))
+		cmd := exec.Command(binary, "--log-format", "json", "run", "--source", dsn,
+			"--query", store.DefaultQuery+" ORDER BY process_id", "--base-url", root, "--rate", "0", "--out", out)
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		start := time.Now()
+		if err := cmd.Run(); err != nil {
+			b.Fatalf("run: %v\n%s", err, stderr.String())
+		}
+		elapsed := time.Since(start)
 		ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 		b.ReportMetric(float64(ru.Maxrss)/1024, "peak-RSS-MB")
 		b.ReportMetric(float64(n)/elapsed.Seconds(), "processes/s")

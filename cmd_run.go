@@ -3,12 +3,18 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
+	"net/url"
+	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/unico-reconcile/unico-reconcile/fetch"
+	"github.com/unico-reconcile/unico-reconcile/reconcile"
 	"github.com/unico-reconcile/unico-reconcile/store"
 )
 
@@ -46,6 +52,24 @@ type runOptions struct {
 	// Explicit names the flags given on the command line or in the
 	// environment, which a resumed run's own parameters must not contradict.
 	Explicit map[string]bool
+
+	// Production (job_observe.go).
+	SourceDSN       string          // --source as given when Source is its redacted form (a PostgreSQL DSN)
+	Shard           reconcile.Shard // the part of the source this run takes; zero: all
+	TenantRate      float64         // --rate as given; Rate is this shard's share of it
+	MetricsTextfile string          // node_exporter textfile to write; "" means none
+	Pushgateway     string          // Pushgateway URL to push to at the end; "" means none
+	Progress        io.Writer       // where the progress bar goes (stderr on a terminal); nil: progress log lines
+	ProgressEvery   time.Duration   // period of the progress log line and the textfile; 0 means defaultProgressEvery
+}
+
+// source is the source to open: the DSN with its password, which Source
+// (shown in logs, the summary and the run history) does not carry.
+func (o runOptions) source() string {
+	if o.SourceDSN != "" && store.Redact(o.SourceDSN) == o.Source {
+		return o.SourceDSN
+	}
+	return o.Source
 }
 
 const runExitStatus = `EXIT STATUS:
@@ -58,7 +82,7 @@ const runExitStatus = `EXIT STATUS:
 
 func runFlags() []cli.Flag {
 	return append([]cli.Flag{
-		&cli.StringFlag{Name: "source", EnvVars: []string{"UNICO_RECONCILE_SOURCE"}, Usage: "saved outcomes: a .csv file, a SQLite file (.db, .sqlite, .sqlite3) or sqlite:PATH"},
+		&cli.StringFlag{Name: "source", EnvVars: []string{"UNICO_RECONCILE_SOURCE"}, Usage: "saved outcomes: a .csv file, a SQLite file (.db, .sqlite, .sqlite3), sqlite:PATH, or a postgres:// URL"},
 		&cli.StringFlag{Name: "query", Usage: "SQL for SQL sources (default: " + store.DefaultQuery + ")"},
 		&cli.StringFlag{Name: "env", Value: "production", Usage: "production or sandbox: the API root"},
 		&cli.StringFlag{Name: "base-url", EnvVars: []string{"UNICO_BASE_URL"}, Usage: "the API root, overriding --env"},
@@ -77,6 +101,10 @@ func runFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "resume", Usage: "continue the newest unfinished run of --source: recorded processes are not fetched again"},
 		&cli.StringFlag{Name: "recheck", Usage: "`RUN_ID` or last: fetch again only what that run left unverified, as a new run"},
 		&cli.DurationFlag{Name: "max-duration", Usage: "stop taking new processes after this long, finish those in flight, write the reports and exit 3 (--resume continues)"},
+		&cli.StringFlag{Name: "shard", EnvVars: []string{"UNICO_RECONCILE_SHARD"}, Usage: "take only the processes whose id hashes to shard `I/N`, at --rate/N; auto/N takes I from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job)"},
+		&cli.StringFlag{Name: "metrics-textfile", EnvVars: []string{"UNICO_RECONCILE_METRICS_TEXTFILE"}, Usage: "write Prometheus metrics to this `FILE.prom` for node_exporter's textfile collector (every 30s and at the end)"},
+		&cli.StringFlag{Name: "pushgateway", EnvVars: []string{"UNICO_RECONCILE_PUSHGATEWAY"}, Usage: "push Prometheus metrics to this Pushgateway `URL` at the end (job unico_reconcile)"},
+		&cli.DurationFlag{Name: "progress-interval", Value: defaultProgressEvery, Hidden: true, Usage: "period of the progress log line and of the metrics textfile"},
 	}, authFlags()...)
 }
 
@@ -124,8 +152,12 @@ func runOptionsFrom(c *cli.Context, now time.Time) (runOptions, error) {
 		Recheck:     c.String("recheck"),
 		MaxDuration: c.Duration("max-duration"),
 		Explicit:    map[string]bool{},
+
+		MetricsTextfile: c.String("metrics-textfile"),
+		Pushgateway:     c.String("pushgateway"),
+		ProgressEvery:   c.Duration("progress-interval"),
 	}
-	for _, name := range []string{"source", "query", "env", "base-url", "since", "until", "stale-after", "out"} {
+	for _, name := range []string{"source", "query", "env", "base-url", "since", "until", "stale-after", "out", "shard"} {
 		o.Explicit[name] = c.IsSet(name)
 	}
 	switch {
@@ -143,6 +175,9 @@ func runOptionsFrom(c *cli.Context, now time.Time) (runOptions, error) {
 	}
 	if o.Rate < 0 {
 		return o, fmt.Errorf("--rate %g: want a positive number of requests per second, or 0 for unlimited", o.Rate)
+	}
+	if err := productionFrom(c, &o); err != nil {
+		return o, err
 	}
 	if o.Workers < 1 {
 		return o, fmt.Errorf("--workers %d: want at least 1", o.Workers)
@@ -195,4 +230,68 @@ func parseTime(flag, s string) (time.Time, error) {
 		return t, nil
 	}
 	return time.Time{}, fmt.Errorf("%s %q: want RFC 3339 (2026-01-02T15:04:05Z) or YYYY-MM-DD", flag, s)
+}
+
+// defaultProgressEvery is how often a run logs its progress (when stderr is
+// not a terminal) and rewrites its metrics textfile.
+const defaultProgressEvery = 30 * time.Second
+
+// productionFrom reads the flags of a run in production: the PostgreSQL
+// DSN (kept out of Source), the shard and its share of the rate, metrics
+// and progress.
+func productionFrom(c *cli.Context, o *runOptions) error {
+	if store.IsPostgres(o.Source) {
+		o.SourceDSN, o.Source = o.Source, store.Redact(o.Source)
+	}
+	o.TenantRate = o.Rate
+	if s := c.String("shard"); s != "" {
+		sh, err := parseShard(s, os.Getenv("JOB_COMPLETION_INDEX"))
+		if err != nil {
+			return err
+		}
+		o.Shard = sh
+		if sh.Sharded() {
+			o.Rate = o.TenantRate / float64(sh.Count)
+		}
+	}
+	if p := o.MetricsTextfile; p != "" && filepath.Ext(p) != ".prom" {
+		return fmt.Errorf("--metrics-textfile %s: node_exporter's textfile collector reads only *.prom files", p)
+	}
+	if p := o.Pushgateway; p != "" {
+		u, err := url.Parse(p)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("--pushgateway: want an http:// or https:// URL")
+		}
+	}
+	if o.ProgressEvery <= 0 {
+		o.ProgressEvery = defaultProgressEvery
+	}
+	if isTerminal(c.App.ErrWriter) {
+		o.Progress = c.App.ErrWriter
+	}
+	return nil
+}
+
+// parseShard reads --shard: I/N, or auto/N with I from index (a Kubernetes
+// Indexed Job's JOB_COMPLETION_INDEX).
+func parseShard(s, index string) (reconcile.Shard, error) {
+	if n, ok := strings.CutPrefix(s, "auto/"); ok {
+		count, err := strconv.Atoi(n)
+		if err != nil || count < 1 {
+			return reconcile.Shard{}, fmt.Errorf("--shard %s: want auto/N with N at least 1", s)
+		}
+		if index == "" {
+			return reconcile.Shard{}, fmt.Errorf("--shard %s: JOB_COMPLETION_INDEX is not set (a Kubernetes Indexed Job sets it); give I/N instead", s)
+		}
+		i, err := strconv.Atoi(index)
+		if err != nil || i < 0 || i >= count {
+			return reconcile.Shard{}, fmt.Errorf("--shard %s: JOB_COMPLETION_INDEX=%q is not an index 0..%d", s, index, count-1)
+		}
+		s = strconv.Itoa(i) + "/" + n
+	}
+	sh, err := reconcile.ParseShard(s)
+	if err != nil {
+		return sh, fmt.Errorf("--shard %s: want I/N with 0 <= I < N, or auto/N", s)
+	}
+	return sh, nil
 }

@@ -36,13 +36,14 @@ type runParams struct {
 	Timeout     string  `json:"timeout"`
 	MaxRetries  int     `json:"max_retries"`
 	MaxDuration string  `json:"max_duration,omitempty"`
+	Shard       string  `json:"shard,omitempty"`
 }
 
 func paramsOf(o runOptions) runParams {
 	p := runParams{
 		Source: o.Source, Query: o.Query, APIRoot: o.APIRoot,
 		StaleAfter: o.StaleAfter.String(), Rate: o.Rate, Workers: o.Workers,
-		Timeout: o.Timeout.String(), MaxRetries: o.MaxRetries,
+		Timeout: o.Timeout.String(), MaxRetries: o.MaxRetries, Shard: o.Shard.String(),
 	}
 	if !o.Since.IsZero() {
 		p.Since = o.Since.Format(time.RFC3339Nano)
@@ -67,10 +68,9 @@ type job struct {
 
 // runJob runs one reconciliation and writes its reports; the returned
 // summary carries the exit code. An error means exit 2 and no reports.
-func runJob(ctx context.Context, o runOptions, stdout io.Writer, log *slog.Logger) (reconcile.Summary, error) {
+func runJob(ctx context.Context, o runOptions, stdout io.Writer, log *slog.Logger) (sum reconcile.Summary, err error) {
 	started := time.Now().UTC()
 	j := &job{o: o, log: log}
-	var sum reconcile.Summary
 	if !o.NoState {
 		if o.State == "" {
 			o.State = filepath.Join(filepath.Dir(o.Out), "state.db")
@@ -87,7 +87,7 @@ func runJob(ctx context.Context, o runOptions, stdout io.Writer, log *slog.Logge
 	}
 	o = j.o // a resumed run's own parameters
 
-	src, err := store.Open(o.Source, o.Query)
+	src, err := store.Open(o.source(), o.Query)
 	if err != nil {
 		return sum, err
 	}
@@ -132,6 +132,7 @@ func runJob(ctx context.Context, o runOptions, stdout io.Writer, log *slog.Logge
 		Since:      o.Since,
 		Until:      o.Until,
 		Logger:     log,
+		Shard:      o.Shard,
 	}
 	var sink reconcile.Sink = set
 	var journal *state.Journal
@@ -150,6 +151,12 @@ func runJob(ctx context.Context, o runOptions, stdout io.Writer, log *slog.Logge
 		opt.Journal, sink = journal, tee{set, listing}
 	}
 	j.plan(ctx, survey.Rows)
+	obs, err := j.observe(started, survey.Rows, client) // job_observe.go
+	if err != nil {
+		return sum, err
+	}
+	defer func() { obs.finish(sum, err) }()
+	opt.Observer = obs
 	if o.MaxDuration > 0 {
 		stop := make(chan struct{})
 		timer := time.AfterFunc(o.MaxDuration-time.Since(started), func() {
@@ -163,7 +170,8 @@ func runJob(ctx context.Context, o runOptions, stdout io.Writer, log *slog.Logge
 
 	log.Info("run start", "run_id", j.run.ID, "resumed", j.resumed, "recheck_of", j.run.RecheckOf,
 		"source", o.Source, "source_sha256", survey.SHA256, "api_root", o.APIRoot,
-		"rate", o.Rate, "workers", o.Workers, "out", o.Out, "state", j.statePath())
+		"rate", o.Rate, "workers", o.Workers, "out", o.Out, "state", j.statePath(),
+		"shard", o.Shard.String(), "tenant_rate", o.TenantRate)
 	sum, err = reconcile.Run(ctx, src, client, sink, opt)
 	if err == nil && journal != nil {
 		err = journal.Close()
@@ -282,7 +290,7 @@ func (j *job) resumable(ctx context.Context) (state.Run, bool, error) {
 		}
 		since, _ := parseTime("since", p.Since)
 		until, _ := parseTime("until", p.Until)
-		if p.APIRoot != o.APIRoot || !since.Equal(o.Since) || !until.Equal(o.Until) {
+		if p.APIRoot != o.APIRoot || !since.Equal(o.Since) || !until.Equal(o.Until) || p.Shard != o.Shard.String() {
 			continue // another job on the same source
 		}
 		if r.State == state.RunFinished {
@@ -328,6 +336,7 @@ func (j *job) adopt(r state.Run) error {
 		conflict("stale-after", o.StaleAfter != stale, p.StaleAfter),
 		conflict("base-url", o.APIRoot != p.APIRoot, p.APIRoot),
 		conflict("env", o.APIRoot != p.APIRoot, p.APIRoot),
+		conflict("shard", o.Shard.String() != p.Shard, p.Shard),
 	); err != nil {
 		return err
 	}
@@ -335,6 +344,7 @@ func (j *job) adopt(r state.Run) error {
 		o.Source = r.Source // absolute: the run may have started elsewhere
 	}
 	o.Query, o.Since, o.Until, o.StaleAfter, o.APIRoot = p.Query, since, until, stale, p.APIRoot
+	o.Shard, _ = reconcile.ParseShard(p.Shard) // "" (unsharded) reads as the zero Shard
 	if !o.Explicit["out"] && o.Recheck == "" {
 		o.Out = r.Out
 	}
@@ -458,6 +468,9 @@ func logEnd(log *slog.Logger, sum reconcile.Summary) {
 // sourceKey identifies a source across runs: its absolute path, keeping a
 // "sqlite:" prefix.
 func sourceKey(source string) (string, error) {
+	if store.IsPostgres(source) {
+		return store.Redact(source), nil // a DSN, never with its password
+	}
 	path, prefixed := strings.CutPrefix(source, "sqlite:")
 	abs, err := filepath.Abs(path)
 	if err != nil {

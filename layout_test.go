@@ -15,11 +15,13 @@ func TestImportGraph(t *testing.T) {
 	const mod = "github.com/unico-reconcile/unico-reconcile/"
 	allowed := map[string][]string{
 		"reconcile": {"golang.org/x/sync/errgroup"},
-		"store":     {mod + "reconcile", "github.com/gocarina/gocsv", "github.com/jmoiron/sqlx", "github.com/mattn/go-sqlite3"},
+		"store":     {mod + "reconcile", "github.com/gocarina/gocsv", "github.com/jmoiron/sqlx", "github.com/mattn/go-sqlite3", "github.com/jackc/pgx/v5"},
 		"fetch":     {mod + "reconcile", "golang.org/x/time/rate", "golang.org/x/sync/singleflight", "golang.org/x/oauth2"},
-		"reports":   {mod + "reconcile", "github.com/gocarina/gocsv"},
+		"reports":   {mod + "reconcile", "github.com/gocarina/gocsv", "github.com/prometheus/client_golang", "github.com/prometheus/common", "github.com/prometheus/client_model"},
 		"simulator": {"golang.org/x/time/rate", "github.com/golang-jwt/jwt/v5"},
-		"state":     {mod + "reconcile", "github.com/jmoiron/sqlx", "github.com/mattn/go-sqlite3", "github.com/gofrs/flock"},
+		// Test helpers shared by several packages' tests.
+		"internal": {"github.com/jackc/pgx/v5"},
+		"state":    {mod + "reconcile", "github.com/jmoiron/sqlx", "github.com/mattn/go-sqlite3", "github.com/gofrs/flock"},
 	}
 	out, err := exec.Command("go", "list", "-json=ImportPath,Imports", "./...").Output()
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"syscall"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
 
 	"github.com/unico-reconcile/unico-reconcile/reconcile"
 )
@@ -73,6 +74,7 @@ func newApp(stdout, stderr io.Writer, code *int) *cli.App {
 			runCommand(code),
 			runsCommand(),
 			reportCommand(),
+			mergeCommand(code),
 			simulateCommand(),
 			demoCommand(code),
 			{
@@ -129,13 +131,11 @@ func newLogger(c *cli.Context) (*slog.Logger, error) {
 	}
 }
 
+// isTerminal reports whether w is a terminal. A character device is not
+// enough (/dev/null is one): the terminal's own ioctl must answer.
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // versionString is the version, the commit and the Go version.

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/unico-reconcile/unico-reconcile/reconcile"
@@ -93,6 +95,9 @@ type Client struct {
 	now      func() time.Time
 	pacer    *pacer
 	renewing chan struct{} // a one-slot lock: one renewal at a time
+
+	mu        sync.Mutex
+	responses map[int]int64 // requests sent, by the HTTP status they got
 }
 
 var _ reconcile.Fetcher = (*Client)(nil)
@@ -182,6 +187,28 @@ func endpointOf(root string) (string, error) {
 // after 429s and creeping back on success; 0 means unlimited.
 func (c *Client) Rate() float64 { return c.pacer.rate() }
 
+// Responses returns how many requests this Client has sent, by the HTTP
+// status of their response; status 0 counts those that got none (network
+// errors, timeouts, and the requests the transport resent by itself). The
+// counts add up to the requests sent. The map is the caller's.
+func (c *Client) Responses() map[int]int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return maps.Clone(c.responses)
+}
+
+func (c *Client) countResponse(status, replays int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.responses == nil {
+		c.responses = make(map[int]int64)
+	}
+	c.responses[status]++
+	if replays > 0 {
+		c.responses[0] += int64(replays)
+	}
+}
+
 // PausedUntil returns when the pause that a 429 imposed on every caller
 // ends, or the zero time when none is in force.
 func (c *Client) PausedUntil() time.Time { return c.pacer.pausedUntil() }
@@ -210,6 +237,7 @@ func (c *Client) Fetch(ctx context.Context, processID string) (reconcile.Result,
 		}
 		o := c.attempt(ctx, id, token)
 		res.Attempts += 1 + o.replays
+		c.countResponse(o.status, o.replays)
 		c.pacer.charge(o.replays)
 		if o.status != 0 {
 			res.HTTPStatus, res.ErrorCode, res.FetchedAt = o.status, o.code, o.at

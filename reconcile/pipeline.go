@@ -82,6 +82,20 @@ type Options struct {
 	// in flight finish, and the processes not yet fetched are counted
 	// Unverified with DetailStopped. Nil never stops.
 	Stop <-chan struct{}
+	// Shard keeps only the rows of one shard (see Shard); the zero Shard
+	// keeps them all. It applies after Since and Until.
+	Shard Shard
+	// Observer, when set, watches the run as it goes (progress, metrics).
+	Observer Observer
+}
+
+// Observer watches a run. Run calls Read once per row read from the source
+// (kept or not), from the reading goroutine, and Verdict once per verdict
+// (listed or not), in source order, from one goroutine at a time. Both must
+// return quickly: they are on the pipeline's path.
+type Observer interface {
+	Read()
+	Verdict(Discrepancy)
 }
 
 // Interruption details, as reported for processes the run did not fetch.
@@ -119,6 +133,7 @@ func Run(ctx context.Context, src Source, f Fetcher, sink Sink, opt Options) (Su
 		log:    opt.Logger,
 		ring:   make([]slot, opt.Window),
 		window: make(chan struct{}, opt.Window),
+		obs:    opt.Observer,
 	}
 
 	// Fetches stop on a signal (ctx) or on the first fatal error (gctx);
@@ -133,7 +148,13 @@ func Run(ctx context.Context, src Source, f Fetcher, sink Sink, opt Options) (Su
 	var interrupted atomic.Bool
 	var seq, reused int
 	readErr := src.Each(readCtx, func(l Local) error {
+		if opt.Observer != nil {
+			opt.Observer.Read()
+		}
 		if l.Invalid == nil && !inWindow(l.SavedAt, opt.Since, opt.Until) {
+			return nil
+		}
+		if !opt.Shard.Owns(l) {
 			return nil
 		}
 		n := seq
@@ -216,6 +237,7 @@ func Run(ctx context.Context, src Source, f Fetcher, sink Sink, opt Options) (Su
 	}
 	p.sum.Interrupted = interrupted.Load()
 	p.sum.Reused = reused
+	p.sum.Shard = opt.Shard
 	return p.sum, nil
 }
 
@@ -246,6 +268,7 @@ func inWindow(t, since, until time.Time) bool {
 type pipeline struct {
 	sink   Sink
 	log    *slog.Logger
+	obs    Observer
 	window chan struct{}
 
 	mu   sync.Mutex
@@ -290,6 +313,9 @@ func (p *pipeline) done(n int, d Discrepancy) error {
 
 func (p *pipeline) emit(d Discrepancy) {
 	p.sum.Add(d)
+	if p.obs != nil {
+		p.obs.Verdict(d)
+	}
 	if !d.Kind.Listed() || p.err != nil {
 		return
 	}

@@ -28,6 +28,13 @@ type Summary struct {
 	Rechecked int
 	Recovered int
 
+	// Shard is the part of the source this run took; the zero Shard is the
+	// whole source. A sharded run's Rate is its own share of the tenant's.
+	Shard Shard
+	// MergedFrom lists, in shard order, the runs whose reports were merged
+	// into these (merge); empty for a run.
+	MergedFrom []string
+
 	// Total counts the rows read (after the --since/--until filter); Counts
 	// holds one entry per verdict, Match and Pending included.
 	Total  int

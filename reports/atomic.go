@@ -21,6 +21,11 @@ const bufferSize = 64 << 10
 //
 // The file is created with mode 0600: reports hold personal data.
 func WriteAtomic(path string, fn func(io.Writer) error) error {
+	return writeAtomic(path, 0o600, fn)
+}
+
+// writeAtomic is WriteAtomic with the file's mode.
+func writeAtomic(path string, perm os.FileMode, fn func(io.Writer) error) error {
 	dir, name := filepath.Split(path)
 	if dir == "" {
 		dir = "."
@@ -37,6 +42,11 @@ func WriteAtomic(path string, fn func(io.Writer) error) error {
 		}
 	}()
 
+	if perm != 0o600 {
+		if err := f.Chmod(perm); err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+	}
 	bw := bufio.NewWriterSize(f, bufferSize)
 	if err := fn(bw); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)

@@ -20,6 +20,8 @@ type summaryView struct {
 	FinishedAt      *time.Time `json:"finished_at"`
 	DurationSeconds *float64   `json:"duration_seconds"`
 	Source          string     `json:"source"`
+	Shard           string     `json:"shard,omitempty"`
+	MergedFrom      []string   `json:"merged_from,omitempty"`
 	APIRoot         string     `json:"api_root"`
 	Rate            float64    `json:"rate"`
 	Workers         int        `json:"workers"`
@@ -65,7 +67,10 @@ func (c counts) MarshalJSON() ([]byte, error) {
 }
 
 // WriteSummary writes s to w as summary.json: one indented object ending in
-// a newline. recheck_of, rechecked and recovered appear for a re-check only. Times are written in UTC, null when zero; user information in
+// a newline. recheck_of, rechecked and recovered appear for a re-check only;
+// shard ("I/N", the part of the source a sharded run took; its rate is its
+// share of the tenant's) for a sharded run only; merged_from (the shards'
+// run ids) for merged reports only. Times are written in UTC, null when zero; user information in
 // the API root (it may hold a secret) is redacted; a rate that is not finite is written as 0 (unlimited).
 func WriteSummary(w io.Writer, s reconcile.Summary) error {
 	v := summaryView{
@@ -74,6 +79,8 @@ func WriteSummary(w io.Writer, s reconcile.Summary) error {
 		StartedAt:   timeOrNull(s.StartedAt),
 		FinishedAt:  timeOrNull(s.FinishedAt),
 		Source:      s.Source,
+		Shard:       s.Shard.String(),
+		MergedFrom:  s.MergedFrom,
 		APIRoot:     redactURL(s.APIRoot),
 		Rate:        s.Rate,
 		Workers:     s.Workers,

@@ -66,6 +66,14 @@ var largeSources = []struct {
 		tb.Cleanup(func() { s.Close() })
 		return s
 	}},
+	{"PostgreSQL", func(tb testing.TB, n int) reconcile.Source {
+		p, err := store.OpenPostgres(MustGeneratePostgres(tb, n), "")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(func() { p.Close() })
+		return p
+	}},
 }
 
 // raceEnabled is true when the race detector is on (race_test.go).
@@ -118,8 +126,9 @@ func TestEach_FlatMemory(t *testing.T) {
 
 func mib(n uint64) float64 { return float64(n) / (1 << 20) }
 
-func BenchmarkCSV_Each(b *testing.B)    { benchmarkEach(b, 0) }
-func BenchmarkSQLite_Each(b *testing.B) { benchmarkEach(b, 1) }
+func BenchmarkCSV_Each(b *testing.B)      { benchmarkEach(b, 0) }
+func BenchmarkSQLite_Each(b *testing.B)   { benchmarkEach(b, 1) }
+func BenchmarkPostgres_Each(b *testing.B) { benchmarkEach(b, 2) }
 
 // benchmarkEach reads 100,000 generated rows per iteration and reports
 // rows/s and allocations per row.

@@ -1,5 +1,6 @@
 // Package store reads saved outcomes, the input of a reconciliation, from a
-// CSV file (CSV) or a SQLite database (SQLite), and streams them row by row as
+// CSV file (CSV), a SQLite database (SQLite) or a PostgreSQL database
+// (Postgres, through a server-side cursor), and streams them row by row as
 // reconcile.Local values: memory does not grow with the source.
 //
 // Every column is checked as the contract's "Local outcomes" table says. A row
@@ -9,7 +10,7 @@
 // query, no process_id column) is an error, from the Open function or from
 // Each; the sentinel errors below classify it for errors.Is.
 //
-// CSV, SQLite and Source are safe for concurrent use: Each may run in several
+// CSV, SQLite, Postgres and Source are safe for concurrent use: Each may run in several
 // goroutines at once, each call reading the source from its start. Close must
 // not be called while an Each is running.
 package store

@@ -17,8 +17,8 @@ const DefaultQuery = `SELECT process_id, status, unico_id_result, identity_fraud
 // Errors that make a source unusable, for errors.Is. The error returned wraps
 // one of them together with the file name and the details.
 var (
-	// ErrUnsupportedSource: the source is neither a .csv file nor a SQLite
-	// file (.db, .sqlite, .sqlite3 or sqlite:PATH).
+	// ErrUnsupportedSource: the source is neither a .csv file, nor a SQLite
+	// file (.db, .sqlite, .sqlite3 or sqlite:PATH), nor a postgres:// URL.
 	ErrUnsupportedSource = errors.New("unsupported source")
 	// ErrEmpty: the file has no bytes, or a CSV file has no header row.
 	ErrEmpty = errors.New("empty file")
@@ -28,8 +28,13 @@ var (
 	ErrNotCSV = errors.New("not a CSV file")
 	// ErrNotDatabase: the file is not a SQLite database.
 	ErrNotDatabase = errors.New("not a SQLite database")
-	// ErrBadQuery: SQLite rejected the query.
+	// ErrBadQuery: the database rejected the query.
 	ErrBadQuery = errors.New("bad query")
+	// ErrBadDSN: a postgres:// URL that cannot be parsed.
+	ErrBadDSN = errors.New("bad DSN")
+	// ErrConnect: the PostgreSQL server cannot be reached, or refuses the
+	// login or the database.
+	ErrConnect = errors.New("cannot connect")
 	// ErrNoProcessIDColumn: the CSV header or the query's result has no
 	// process_id column.
 	ErrNoProcessIDColumn = errors.New("no process_id column")
@@ -38,7 +43,7 @@ var (
 	ErrDuplicateColumn = errors.New("duplicate column")
 )
 
-// Source is a source opened by Open: a CSV or a SQLite source.
+// Source is a source opened by Open: a CSV, SQLite or PostgreSQL source.
 type Source struct {
 	src source
 }
@@ -55,9 +60,18 @@ var _ reconcile.Source = (*Source)(nil)
 
 // Open opens source by its name: a path ending in .csv is a CSV file; a path
 // ending in .db, .sqlite or .sqlite3, or any path after a "sqlite:" prefix,
-// is a SQLite database read with query (DefaultQuery when query is empty).
-// Extensions match in any case. A query given for a CSV file is an error.
+// is a SQLite database read with query (DefaultQuery when query is empty);
+// a postgres:// or postgresql:// URL is a PostgreSQL database read with
+// query. Extensions match in any case. A query given for a CSV file is an
+// error.
 func Open(source, query string) (*Source, error) {
+	if IsPostgres(source) {
+		p, err := OpenPostgres(source, query)
+		if err != nil {
+			return nil, err
+		}
+		return &Source{p}, nil
+	}
 	if path, ok := strings.CutPrefix(source, "sqlite:"); ok {
 		if path == "" {
 			return nil, fmt.Errorf("%q: %w: no path after the sqlite: prefix", source, ErrUnsupportedSource)
@@ -85,7 +99,7 @@ func Open(source, query string) (*Source, error) {
 		}
 		return &Source{s}, nil
 	}
-	return nil, fmt.Errorf("%q: %w: want a .csv, .db, .sqlite or .sqlite3 file, or sqlite:PATH", source, ErrUnsupportedSource)
+	return nil, fmt.Errorf("%q: %w: want a .csv, .db, .sqlite or .sqlite3 file, sqlite:PATH or a postgres:// URL", source, ErrUnsupportedSource)
 }
 
 // Each calls fn once per row, in source order; see reconcile.Source.
