@@ -35,7 +35,12 @@ bench:
 demo:
 	$(GO) run -ldflags '$(LDFLAGS)' . demo
 
-
+# The browser test renders the demo run's report.html in headless Chromium
+# and saves PNGs of it: docs/report.png (the first screen, shown in the
+# README) and docs/report-full.png (the whole page).
+.PHONY: screenshot
+screenshot:
+	$(CLEANENV) $(GO) test -count=1 -run '^TestBrowser_Report$$/^Demo$$' . -args -screenshot $(CURDIR)/docs
 
 clean:
 	rm -rf bin out

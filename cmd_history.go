@@ -57,20 +57,48 @@ func runsCommand() *cli.Command {
 func reportCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "report",
-		Usage: "write a past run's reports again, from the run history alone",
-		Description: "Writes discrepancies.csv, discrepancies.jsonl and summary.json of run --run (an id,\n" +
-			"or last) to --out, byte for byte as the run wrote them.",
+		Usage: "write a past run's reports again, or a period's report, from the run history alone",
+		Description: "report --run ID writes discrepancies.csv, discrepancies.jsonl, report.html, summary.json\n" +
+			"and manifest.json of run ID (or last) to --out, byte for byte as the run wrote them.\n" +
+			"report --from DATE --to DATE writes a period report to --out: every run started in\n" +
+			"[from, to), the processes checked (each once, by its latest answer), the discrepancies\n" +
+			"still open at the end and those a later run resolved, and with --source the processes\n" +
+			"saved in the period that no run ever checked: report.html, discrepancies.csv,\n" +
+			"period.json, unchecked.csv (with --source) and manifest.json.",
 		Flags: []cli.Flag{
 			stateFlag(),
-			&cli.StringFlag{Name: "run", Required: true, Usage: "`RUN_ID`, or last"},
+			&cli.StringFlag{Name: "run", Usage: "`RUN_ID`, or last"},
+			&cli.StringFlag{Name: "from", Usage: "period start, RFC 3339 or YYYY-MM-DD (UTC midnight)"},
+			&cli.StringFlag{Name: "to", Usage: "period end, excluded; RFC 3339 or YYYY-MM-DD"},
+			&cli.StringFlag{Name: "source", Usage: "with --from/--to: the saved outcomes, to find those never checked"},
+			&cli.StringFlag{Name: "query", Usage: "SQL for a SQL --source"},
 			&cli.StringFlag{Name: "out", Required: true, Usage: "folder for the reports"},
 		},
 		Action: func(c *cli.Context) error {
+			period := c.IsSet("from") || c.IsSet("to")
+			switch {
+			case c.IsSet("run") == period:
+				return errors.New("report: give --run, or --from and --to (see --help)")
+			case period && !(c.IsSet("from") && c.IsSet("to")):
+				return errors.New("report: a period needs both --from and --to")
+			case !period && (c.IsSet("source") || c.IsSet("query")):
+				return errors.New("report: --source and --query go with --from and --to")
+			}
+			var po periodOptions
+			if period {
+				var err error
+				if po, err = periodOptionsFrom(c); err != nil {
+					return err
+				}
+			}
 			db, err := openHistory(c.Context, c.String("state"))
 			if err != nil {
 				return err
 			}
 			defer db.Close()
+			if period {
+				return writePeriod(c.Context, db, po)
+			}
 			return rewriteReports(c.Context, db, c.String("run"), c.String("out"))
 		},
 	}
@@ -101,7 +129,20 @@ func rewriteReports(ctx context.Context, db *state.DB, id, dir string) error {
 	if err := db.EachListed(ctx, r.ID, set.Write); err != nil {
 		return err
 	}
-	return set.CommitSummary(r.Summary)
+	var p runParams
+	if r.Params != nil {
+		if err := json.Unmarshal(r.Params, &p); err != nil {
+			return fmt.Errorf("run %s: parameters: %w", r.ID, err)
+		}
+	}
+	login, host, err := db.Runner(ctx, r.ID)
+	if err != nil {
+		return err
+	}
+	if err := set.CommitReport(r.Summary, pageMeta(p, r.Fingerprint, login, host)); err != nil {
+		return err
+	}
+	return rewriteManifest(ctx, db, r, dir)
 }
 
 // runView is one run in `runs --json`.

@@ -238,7 +238,7 @@ func MustCSV(tb testing.TB, path string) [][]string {
 	return recs
 }
 
-// MustNoTempFiles fails when dir holds anything but the three reports.
+// MustNoTempFiles fails when dir holds anything but the five reports.
 func MustNoTempFiles(tb testing.TB, dir string) {
 	tb.Helper()
 	entries, err := os.ReadDir(dir)
@@ -249,7 +249,7 @@ func MustNoTempFiles(tb testing.TB, dir string) {
 	for _, e := range entries {
 		names = append(names, e.Name())
 	}
-	if diff := cmp.Diff([]string{"discrepancies.csv", "discrepancies.jsonl", "summary.json"}, names); diff != "" {
+	if diff := cmp.Diff([]string{"discrepancies.csv", "discrepancies.jsonl", "manifest.json", "report.html", "summary.json"}, names); diff != "" {
 		tb.Errorf("report folder (-want +got):\n%s", diff)
 	}
 }

@@ -199,7 +199,11 @@ func runJob(ctx context.Context, o runOptions, stdout io.Writer, log *slog.Logge
 	if err := reports.WriteSummary(&summary, sum); err != nil {
 		return sum, err
 	}
-	if err := set.CommitSummary(summary.Bytes()); err != nil {
+	login, host := runner()
+	if err := set.CommitReport(summary.Bytes(), pageMeta(paramsOf(o), survey.SHA256, login, host)); err != nil {
+		return sum, err
+	}
+	if err := j.seal(hctx, set.Dir()); err != nil {
 		return sum, err
 	}
 	if err := j.end(sum, summary.Bytes(), sum.ExitCode); err != nil {
@@ -374,10 +378,17 @@ func (j *job) record(ctx context.Context, sv store.Survey) error {
 		return err
 	}
 	j.run.Params, j.run.Out = params, out
+	login, host := runner()
 	if j.resumed {
-		return j.db.UpdateRun(ctx, j.run)
+		if err := j.db.UpdateRun(ctx, j.run); err != nil {
+			return err
+		}
+		return j.db.SetRunner(ctx, j.run.ID, login, host)
 	}
 	if err := j.db.CreateRun(ctx, j.run); err != nil {
+		return err
+	}
+	if err := j.db.SetRunner(ctx, j.run.ID, login, host); err != nil {
 		return err
 	}
 	if j.run.RecheckOf != "" {

@@ -12,6 +12,13 @@
 // The CSV neutralises text cells that a spreadsheet would run as formulas;
 // the JSON Lines file keeps every value as it is.
 //
-// Report code never reads the clock: every time comes from the data.
+// report.html (WriteHTML, Set.CommitReport) is one self-contained page built
+// with html/template, which escapes every value from the source or the API;
+// manifest.json (EncodeManifest, Verify) lists the SHA-256 and size of every
+// other file of a folder, so that a changed, missing or extra file is found.
+// A period report (Period) has its own page, CSV and period.json.
+//
+// Report code never reads the clock: every time comes from the data, and
+// the same data gives the same bytes.
 // No type in this package is safe for concurrent use.
 package reports

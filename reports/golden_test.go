@@ -12,8 +12,14 @@ import (
 	"github.com/unico-reconcile/unico-reconcile/reports"
 )
 
-// TestGolden streams each case through a Set, commits it and compares the
-// three report files and the text summary with testdata/reports/<case>/.
+// testMeta is the fixtures' run description beyond summary.json.
+var testMeta = reports.Meta{
+	User: "auditor", Host: "batch1", SourceSHA256: "408aecba0e2e636c124f3e76c24d8b4750b54e1254656680e04ab726f476e73b",
+	Environment: "custom", Since: "2026-03-13T00:00:00Z",
+}
+
+// TestGolden streams each case through a Set, commits it with its page and
+// compares the four report files and the text summary with testdata/reports/<case>/.
 // Run go test -update to rewrite them, then review the diff.
 func TestGolden(t *testing.T) {
 	for _, tt := range []struct {
@@ -60,12 +66,16 @@ func TestGolden(t *testing.T) {
 			if tt.recheck {
 				sum.Reused, sum.RecheckOf, sum.Rechecked, sum.Recovered = 2, "20260102T030405Z-abcdef", 2, 1
 			}
-			if err := set.Commit(sum); err != nil {
+			var summary bytes.Buffer
+			if err := reports.WriteSummary(&summary, sum); err != nil {
+				t.Fatal(err)
+			}
+			if err := set.CommitReport(summary.Bytes(), testMeta); err != nil {
 				t.Fatal(err)
 			}
 
 			golden := filepath.Join("..", "testdata", "reports", tt.name)
-			for _, name := range []string{reports.CSVName, reports.JSONLName, reports.SummaryName} {
+			for _, name := range []string{reports.CSVName, reports.JSONLName, reports.SummaryName, reports.HTMLName} {
 				got, err := os.ReadFile(filepath.Join(dir, name))
 				if err != nil {
 					t.Fatal(err)
@@ -78,7 +88,7 @@ func TestGolden(t *testing.T) {
 			}
 			MustGolden(t, filepath.Join(golden, "summary.txt"), text.Bytes())
 
-			if got, want := MustReadDir(t, dir), []string{reports.CSVName, reports.JSONLName, reports.SummaryName}; !cmp.Equal(got, want) {
+			if got, want := MustReadDir(t, dir), []string{reports.CSVName, reports.JSONLName, reports.HTMLName, reports.SummaryName}; !cmp.Equal(got, want) {
 				t.Fatalf("files %q, want %q", got, want)
 			}
 		})

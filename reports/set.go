@@ -41,6 +41,10 @@ type Set struct {
 	jsonW *JSONLWriter
 	err   error // the first write error; the set can then only be aborted
 	done  bool  // committed or aborted
+
+	// The first rows of report.html (CommitReport), at most HTMLRows each.
+	shown      []reconcile.Discrepancy
+	unverified []reconcile.Discrepancy
 }
 
 var _ reconcile.Sink = (*Set)(nil)
@@ -87,7 +91,7 @@ func Create(dir string) (*Set, error) {
 
 // removeStale removes the set's temporary files left in dir by a crash.
 func removeStale(dir string) error {
-	for _, name := range []string{CSVName, JSONLName, SummaryName} {
+	for _, name := range []string{CSVName, JSONLName, SummaryName, HTMLName, ManifestName} {
 		stale, err := filepath.Glob(filepath.Join(dir, tempPattern(name)))
 		if err != nil {
 			return err
@@ -145,13 +149,19 @@ func (s *Set) Write(d reconcile.Discrepancy) error {
 		s.err = fmt.Errorf("write %s: %w", JSONLName, err)
 		return s.err
 	}
+	switch {
+	case d.Kind == reconcile.Unverified && len(s.unverified) < HTMLRows:
+		s.unverified = append(s.unverified, d)
+	case d.Kind != reconcile.Unverified && len(s.shown) < HTMLRows:
+		s.shown = append(s.shown, d)
+	}
 	return nil
 }
 
 // Commit completes the set: it flushes and syncs both discrepancy files,
 // renames them to their final names, then writes summary.json from sum
-// atomically. A summary.json already in the folder (an earlier run) is
-// removed first, so that a crash midway never pairs new files with an old
+// atomically. A summary.json and a manifest.json already in the folder (an
+// earlier run) are removed first, so that a crash midway never pairs new files with an old
 // summary. On error the temporary files are removed and summary.json is not
 // written; a discrepancy file already renamed stays, complete, but the
 // missing summary.json marks the set incomplete. Commit returns ErrClosed
@@ -168,17 +178,37 @@ func (s *Set) Commit(sum reconcile.Summary) error {
 // WriteSummary wrote them: the run history keeps them, so that a run's
 // reports can be written again byte for byte.
 func (s *Set) CommitSummary(summary []byte) error {
+	return s.commitWith(summary, nil)
+}
+
+// CommitReport is CommitSummary that also writes report.html, before
+// summary.json: the page shows the run as summary (summary.json's bytes)
+// describes it, with m and the first HTMLRows discrepancies and unverified
+// processes written to the set. The page depends only on those, so that
+// writing a run's reports again from the run history gives the same bytes.
+func (s *Set) CommitReport(summary []byte, m Meta) error {
+	return s.commitWith(summary, func() error {
+		sum, err := ReadSummary(summary)
+		if err != nil {
+			return err
+		}
+		page := Page{Summary: sum, Meta: m, Discrepancies: s.shown, Unverified: s.unverified}
+		return WriteAtomic(filepath.Join(s.dir, HTMLName), func(w io.Writer) error { return WriteHTML(w, page) })
+	})
+}
+
+func (s *Set) commitWith(summary []byte, html func() error) error {
 	if s.done {
 		return ErrClosed
 	}
-	if err := s.commit(summary); err != nil {
+	if err := s.commit(summary, html); err != nil {
 		return errors.Join(err, s.Abort())
 	}
 	s.done = true
 	return nil
 }
 
-func (s *Set) commit(summaryJSON []byte) error {
+func (s *Set) commit(summaryJSON []byte, html func() error) error {
 	if s.err != nil {
 		return s.err
 	}
@@ -193,10 +223,14 @@ func (s *Set) commit(summaryJSON []byte) error {
 			return fmt.Errorf("write %s: %w", p.name, err)
 		}
 	}
-	summary := filepath.Join(s.dir, SummaryName)
-	if err := os.Remove(summary); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("remove old %s: %w", SummaryName, err)
+	// An earlier run's manifest.json and summary.json go first: neither may
+	// vouch for files they did not see.
+	for _, name := range []string{ManifestName, SummaryName} {
+		if err := os.Remove(filepath.Join(s.dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("remove old %s: %w", name, err)
+		}
 	}
+	summary := filepath.Join(s.dir, SummaryName)
 	for _, p := range []part{s.csv, s.jsonl} {
 		if err := os.Rename(p.f.Name(), filepath.Join(s.dir, p.name)); err != nil {
 			return fmt.Errorf("write %s: %w", p.name, err)
@@ -205,6 +239,11 @@ func (s *Set) commit(summaryJSON []byte) error {
 	// The discrepancy files must be durable before the summary vouches for them.
 	if err := syncDir(s.dir); err != nil {
 		return fmt.Errorf("sync report folder: %w", err)
+	}
+	if html != nil {
+		if err := html(); err != nil {
+			return err
+		}
 	}
 	return WriteAtomic(summary, func(w io.Writer) error {
 		_, err := w.Write(summaryJSON)

@@ -58,4 +58,21 @@ CREATE TABLE lock (
 	run_id TEXT NOT NULL
 );
 `,
+	// 3: who ran each run, and the hash chain of the runs' report manifests.
+	`
+CREATE TABLE runners (
+	run     INTEGER PRIMARY KEY REFERENCES runs (key) ON DELETE CASCADE,
+	os_user TEXT NOT NULL,             -- the operating-system user, '' when unknown
+	host    TEXT NOT NULL
+);
+
+CREATE TABLE manifests (
+	seq      INTEGER PRIMARY KEY,      -- the chain's order
+	run      INTEGER NOT NULL REFERENCES runs (key) ON DELETE CASCADE,
+	sha256   TEXT NOT NULL,            -- of data, hex
+	previous TEXT,                     -- sha256 of the link before, NULL for the first
+	data     BLOB NOT NULL             -- manifest.json's exact bytes
+);
+CREATE INDEX manifests_by_run ON manifests (run, seq);
+`,
 }

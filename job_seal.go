@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/user"
+	"strconv"
+	"strings"
+
+	"github.com/unico-reconcile/unico-reconcile/reports"
+	"github.com/unico-reconcile/unico-reconcile/state"
+)
+
+// runner is who runs this process: the operating-system user's name (its
+// uid when the system has no name for it) and the host's name.
+func runner() (login, host string) {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		login = u.Username
+	} else {
+		login = "uid " + strconv.Itoa(os.Getuid())
+	}
+	host, _ = os.Hostname()
+	return login, host
+}
+
+// environmentOf names the API root: production, sandbox (the roots --env
+// picks), or custom.
+func environmentOf(apiRoot string) string {
+	root := strings.TrimRight(apiRoot, "/")
+	for name, r := range apiRoots {
+		if root == r {
+			return name
+		}
+	}
+	return "custom"
+}
+
+// pageMeta is what report.html says about a run beyond its summary, from
+// the run's parameters as the history keeps them: a run and `report --run`
+// build it alike, so that both write the same page.
+func pageMeta(p runParams, sourceSHA256, login, host string) reports.Meta {
+	return reports.Meta{
+		User: login, Host: host, SourceSHA256: sourceSHA256,
+		Environment: environmentOf(p.APIRoot), Since: p.Since, Until: p.Until,
+	}
+}
+
+// seal writes the run's manifest.json into dir, last: with a run history
+// it is first added to the history's hash chain after the newest manifest
+// there, whose SHA-256 it names as its previous.
+func (j *job) seal(ctx context.Context, dir string) error {
+	params := j.run.Params
+	if params == nil {
+		var err error
+		if params, err = json.Marshal(paramsOf(j.o)); err != nil {
+			return err
+		}
+	}
+	files, err := reports.HashFiles(dir, reports.RunFiles)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", reports.ManifestName, err)
+	}
+	m := reports.Manifest{Kind: reports.KindRun, RunID: j.run.ID, Parameters: params, Files: files}
+	var head string
+	if j.db != nil {
+		if head, err = j.db.ChainHead(ctx); err != nil {
+			return err
+		}
+		if head != "" {
+			m.Previous = &head
+		}
+	}
+	b, err := reports.EncodeManifest(m)
+	if err != nil {
+		return err
+	}
+	if j.db != nil {
+		if _, err := j.db.AppendManifest(ctx, j.run.ID, head, b); err != nil {
+			return err
+		}
+	}
+	return reports.WriteManifest(dir, b)
+}
+
+// rewriteManifest writes run r's manifest.json into dir after its other
+// reports were written again: the manifest the run added to the chain,
+// byte for byte, once the files are checked to be the ones it vouches for;
+// a run that has none (recorded by an older version) gets a new one,
+// outside the chain.
+func rewriteManifest(ctx context.Context, db *state.DB, r state.Run, dir string) error {
+	files, err := reports.HashFiles(dir, reports.RunFiles)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", reports.ManifestName, err)
+	}
+	link, ok, err := db.LatestManifest(ctx, r.ID)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		b, err := reports.EncodeManifest(reports.Manifest{Kind: reports.KindRun, RunID: r.ID, Parameters: r.Params, Files: files})
+		if err != nil {
+			return err
+		}
+		return reports.WriteManifest(dir, b)
+	}
+	m, err := reports.DecodeManifest(link.Data)
+	if err != nil {
+		return fmt.Errorf("run %s: %w", r.ID, err)
+	}
+	want := make(map[string]reports.File, len(m.Files))
+	for _, f := range m.Files {
+		want[f.Name] = f
+	}
+	for _, f := range files {
+		if w := want[f.Name]; w != f {
+			return fmt.Errorf("run %s: %s written again differs from the one its manifest vouches for (sha256 %s, manifest %s): manifest.json not written",
+				r.ID, f.Name, f.SHA256, w.SHA256)
+		}
+	}
+	return reports.WriteManifest(dir, link.Data)
+}
