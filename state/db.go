@@ -140,7 +140,7 @@ func prepareFile(path string) error {
 func dsn(path string) string {
 	p := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
 	return "file:" + p + "?_txlock=immediate&_busy_timeout=5000&_journal_mode=WAL" +
-		"&_synchronous=NORMAL&_foreign_keys=1&_cache_size=-16384"
+		"&_synchronous=NORMAL&_foreign_keys=1"
 }
 
 func (db *DB) openPool() (*sqlx.DB, error) {
