@@ -5,29 +5,30 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // The answers log is the journal's write-ahead file, kept beside the
 // database as segments named <database>-answers.<n>. Recording an answer in
-// SQLite costs a transaction (15-25 µs of CPU, and every worker waits for
-// one); appending it to the log costs a share of one write(2). Each Record
-// returns once its answer is in the log, which survives the process being
-// killed as SQLite's own WAL does (the page cache holds it); a background
-// importer moves the answers into the database in large transactions and
-// removes each segment once all of its answers are committed there. The
-// journal of the next run (or of the resumed one) imports whatever a killed
-// process left, before anything reads the answers.
+// SQLite costs a transaction (15-25 us of CPU, for which the worker would
+// wait); copying it into the log costs a memory copy. A segment is a file of
+// segmentBytes mapped into memory (MAP_SHARED): what Record copies there is
+// in the kernel's page cache at once, where a killed process leaves it, as
+// SQLite's own WAL would be. A background importer moves the answers into
+// the database in large transactions and removes each segment once all of
+// its answers are committed there. The journal of the next run (or of the
+// resumed one) imports whatever a killed process left, before anything
+// reads the answers.
 //
-// A segment is a sequence of frames:
+// A segment is a sequence of frames, then zeros:
 //
-//	uint32 LE  payload length
+//	uint32 LE  payload length (0: the end)
 //	uint32 LE  CRC-32C of the payload
 //	payload:   uvarint run key, uvarint seq, 16 bytes process id,
 //	           uvarint length and bytes of the kind, the result blob (codec.go)
@@ -35,8 +36,9 @@ import (
 // A frame cut short or failing its checksum ends the segment: it is the
 // tail a crash tore, and everything before it is whole.
 
-// segmentBytes is the size past which the writer starts a new segment, so
-// that the importer can remove the old one and the log stays small.
+// segmentBytes is a segment's size: when one is full Record starts the
+// next, so that the importer can remove the old one and the log stays
+// small.
 var segmentBytes int64 = 4 << 20
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
@@ -68,7 +70,7 @@ func readFrames(b []byte) []logged {
 	var out []logged
 	for len(b) >= 8 {
 		n := binary.LittleEndian.Uint32(b)
-		if uint64(n) > uint64(len(b)-8) {
+		if n == 0 || uint64(n) > uint64(len(b)-8) {
 			break
 		}
 		payload := b[8 : 8+n]
@@ -109,11 +111,12 @@ func decodeFrame(p []byte) (logged, bool) {
 	return l, true
 }
 
-// segment is one file of the log being written.
+// segment is one file of the log, mapped into memory while it is written.
 type segment struct {
-	n    int
-	f    *os.File
-	size int64
+	n   int
+	f   *os.File
+	mem []byte // the mapping
+	off int    // bytes written
 }
 
 // segmentPath is the file of segment n of the log of the database at db.
@@ -141,13 +144,39 @@ func globEscape(path string) string {
 	return strings.NewReplacer(`\`, `\\`, "*", `\*`, "?", `\?`, "[", `\[`).Replace(path)
 }
 
-// createSegment creates segment n, which must not exist.
-func createSegment(db string, n int) (*segment, error) {
-	f, err := os.OpenFile(segmentPath(db, n), os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o600)
+// createSegment creates segment n, which must not exist, size bytes long,
+// and maps it.
+func createSegment(db string, n int, size int64) (*segment, error) {
+	f, err := os.OpenFile(segmentPath(db, n), os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("answers log: %w", err)
 	}
-	return &segment{n: n, f: f}, nil
+	mem, err := mapFile(f, size)
+	if err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, fmt.Errorf("answers log %s: %w", f.Name(), err)
+	}
+	return &segment{n: n, f: f, mem: mem}, nil
+}
+
+// mapFile sizes f and maps it for reading and writing, shared.
+func mapFile(f *os.File, size int64) ([]byte, error) {
+	if err := f.Truncate(size); err != nil {
+		return nil, err
+	}
+	return syscall.Mmap(int(f.Fd()), 0, int(size), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
+}
+
+// fits reports whether a frame of n bytes fits in what is left.
+func (s *segment) fits(n int) bool { return s.off+n <= len(s.mem) }
+
+// append copies frame into the segment; it must fit.
+func (s *segment) append(frame []byte) { s.off += copy(s.mem[s.off:], frame) }
+
+// close unmaps the segment and closes its file.
+func (s *segment) close() error {
+	return errors.Join(syscall.Munmap(s.mem), s.f.Close())
 }
 
 // readSegment reads the whole answers of segment n.
@@ -162,19 +191,6 @@ func readSegment(db string, n int) ([]logged, error) {
 // removeSegment removes segment n; a segment already gone is fine.
 func removeSegment(db string, n int) error {
 	if err := os.Remove(segmentPath(db, n)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("answers log: %w", err)
-	}
-	return nil
-}
-
-// write appends b to the segment in one write(2).
-func (s *segment) write(b []byte) error {
-	n, err := s.f.Write(b)
-	s.size += int64(n)
-	if err == nil && n < len(b) {
-		err = io.ErrShortWrite
-	}
-	if err != nil {
 		return fmt.Errorf("answers log: %w", err)
 	}
 	return nil

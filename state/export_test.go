@@ -87,3 +87,11 @@ func SetSegmentBytes(n int64) func() {
 	segmentBytes = n
 	return func() { segmentBytes = old }
 }
+
+// SetMaxQueued sets how many records may wait for the importer, and
+// returns the undo.
+func SetMaxQueued(n int) func() {
+	old := maxQueued
+	maxQueued = n
+	return func() { maxQueued = old }
+}

@@ -155,6 +155,44 @@ func TestJournal_Record_SurvivesCrash(t *testing.T) {
 	}
 }
 
+// TestJournal_Record_Bounded: when maxQueued records wait for the importer,
+// Record waits and wakes it, rather than queueing without end (or waiting
+// for its next tick).
+func TestJournal_Record_Bounded(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenTemp(t)
+	MustCreateRun(t, db, "r", at)
+	defer state.SetImportEvery(time.Hour)()
+	defer state.SetMaxQueued(10)()
+	j := MustJournal(t, db, "r")
+	const n = 100
+	done := make(chan error, 1)
+	go func() {
+		for i := range n {
+			r, k := result(i)
+			if err := j.Record(i, uuid(i), r, k); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Record waits for room that the importer is never asked to make")
+	}
+	if got, err := db.Answered(ctx, "r"); err != nil || got < n-10 {
+		t.Errorf("Answered before Close = %d, %v; want at least %d: the importer ran as records queued", got, err, n-10)
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestJournal_Log_Segments: a long run's log is cut into segments, and
 // each is removed once its answers are in the database, so the log stays
 // small; every answer arrives.
