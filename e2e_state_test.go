@@ -440,3 +440,32 @@ func TestRun_ResumePicksTheSameJob(t *testing.T) {
 		}
 	}
 }
+
+// TestRun_ResumeKeepsTheShard: --resume without --shard continues a sharded
+// run as that shard, at its share of the tenant's rate.
+func TestRun_ResumeKeepsTheShard(t *testing.T) {
+	dir := t.TempDir()
+	data, saved, _ := MustDataset(t, dir, 400)
+	_, url := MustSwitchable(t, MustNewSimulator(t, data, simulator.Config{}))
+	out := filepath.Join(t.TempDir(), "out")
+	r := MustRun(t, credentials, runArgs(saved, url, out, "--shard", "1/4", "--rate", "40", "--max-duration", "300ms")...)
+	if r.code != 3 {
+		t.Fatalf("sharded run at its limit: exit %d, want 3\n%s", r.code, r.stderr)
+	}
+	first := MustSummary(t, out).RunID
+	r = MustRun(t, credentials, runArgs(saved, url, out, "--rate", "40", "--resume", "--summary-json")...)
+	if r.code != 1 {
+		t.Fatalf("resume: exit %d, want 1\n%s", r.code, r.stderr)
+	}
+	var s struct {
+		RunID string  `json:"run_id"`
+		Shard string  `json:"shard"`
+		Rate  float64 `json:"rate"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &s); err != nil {
+		t.Fatal(err)
+	}
+	if s.RunID != first || s.Shard != "1/4" || s.Rate != 10 {
+		t.Errorf("resumed run %s shard %q rate %g, want run %s, shard 1/4 at 10/s (40/4)", s.RunID, s.Shard, s.Rate, first)
+	}
+}

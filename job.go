@@ -294,8 +294,9 @@ func (j *job) resumable(ctx context.Context) (state.Run, bool, error) {
 		}
 		since, _ := parseTime("since", p.Since)
 		until, _ := parseTime("until", p.Until)
-		if p.APIRoot != o.APIRoot || !since.Equal(o.Since) || !until.Equal(o.Until) || p.Shard != o.Shard.String() {
-			continue // another job on the same source
+		if p.APIRoot != o.APIRoot || !since.Equal(o.Since) || !until.Equal(o.Until) ||
+			(o.Explicit["shard"] && p.Shard != o.Shard.String()) {
+			continue // another job on the same source (without --shard, any shard's)
 		}
 		if r.State == state.RunFinished {
 			break
@@ -348,7 +349,14 @@ func (j *job) adopt(r state.Run) error {
 		o.Source = r.Source // absolute: the run may have started elsewhere
 	}
 	o.Query, o.Since, o.Until, o.StaleAfter, o.APIRoot = p.Query, since, until, stale, p.APIRoot
-	o.Shard, _ = reconcile.ParseShard(p.Shard) // "" (unsharded) reads as the zero Shard
+	if !o.Explicit["shard"] {
+		// The run's shard, with its share of the tenant's rate, as --shard
+		// would have given it.
+		o.Shard, _ = reconcile.ParseShard(p.Shard) // "" (unsharded) reads as the zero Shard
+		if o.Shard.Sharded() && o.TenantRate > 0 {
+			o.Rate = o.TenantRate / float64(o.Shard.Count)
+		}
+	}
 	if !o.Explicit["out"] && o.Recheck == "" {
 		o.Out = r.Out
 	}
