@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"testing"
 
 	"github.com/unico-reconcile/unico-reconcile/reconcile"
@@ -88,6 +89,11 @@ func TestEach_FlatMemory(t *testing.T) {
 	rows := 1_000_000
 	if raceEnabled {
 		rows = 200_000
+	}
+	// UNICO_TEST_FLAT_ROWS measures a bigger source by hand, e.g.
+	// UNICO_TEST_FLAT_ROWS=10000000 go test -run TestEach_FlatMemory/PostgreSQL -v ./store
+	if n, err := strconv.Atoi(os.Getenv("UNICO_TEST_FLAT_ROWS")); err == nil && n > 0 {
+		rows = n
 	}
 	// Far below what gathered rows would hold (some 200 bytes a row).
 	const budget = 16 << 20
