@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+	"github.com/google/go-cmp/cmp"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -75,7 +76,55 @@ func TestRun_ShardsMerged(t *testing.T) {
 		t.Fatalf("merge: exit %d, want 1 (as the run)\n%s", r.code, r.stderr)
 	}
 	MustSameReports(t, ref, merged)
+	if r := MustRun(t, nil, "verify", merged); r.code != 0 || !strings.HasPrefix(r.stdout, "OK: ") {
+		t.Fatalf("verify of the merged folder: exit %d, stdout %q, want 0 and OK", r.code, r.stdout)
+	}
+	// Past the run's facts (id, times, who, rate), the merged page is the
+	// unsharded run's: the same counts, chart and rows.
+	pageBody := func(dir string) string {
+		page := string(MustRead(t, filepath.Join(dir, reports.HTMLName)))
+		_, body, ok := strings.Cut(page, "<h2>Counts</h2>")
+		if !ok {
+			t.Fatalf("%s/report.html has no counts", dir)
+		}
+		return body
+	}
+	if got, want := pageBody(merged), pageBody(ref); got != want {
+		t.Errorf("merged report.html differs from the run's past its facts (-run +merged):\n%s", cmp.Diff(want, got))
+	}
 
+	t.Run("ErrStaleShard", func(t *testing.T) {
+		// Shard 1's folder holds the reports of a night before: its pod died
+		// before committing tonight's.
+		stale := filepath.Join(t.TempDir(), "shard1")
+		if err := os.CopyFS(stale, os.DirFS(shards[1])); err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(stale, reports.SummaryName)
+		var s struct {
+			StartedAt time.Time `json:"started_at"`
+		}
+		b := MustRead(t, path)
+		if err := json.Unmarshal(b, &s); err != nil {
+			t.Fatal(err)
+		}
+		before := s.StartedAt.Add(-13 * time.Hour)
+		b = bytes.Replace(b, []byte(s.StartedAt.Format(time.RFC3339Nano)), []byte(before.Format(time.RFC3339Nano)), 1)
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out := filepath.Join(t.TempDir(), "m")
+		r := MustRun(t, nil, "merge", "--out", out, shards[0], stale, shards[2], shards[3])
+		if r.code != 2 || !strings.Contains(r.stderr, stale) || !strings.Contains(r.stderr, before.Format(time.RFC3339)) || strings.Count(r.stderr, "\n") != 1 {
+			t.Fatalf("merge with a shard 13 h older: exit %d, stderr %q; want 2 and one line naming it and its start", r.code, r.stderr)
+		}
+		if _, err := os.Stat(out); err == nil {
+			t.Fatal("merge refused, but wrote its folder")
+		}
+		if r := MustRun(t, nil, "merge", "--max-spread", "14h", "--out", out, shards[0], stale, shards[2], shards[3]); r.code != 1 {
+			t.Fatalf("merge --max-spread 14h with a shard 13 h older: exit %d, want 1\n%s", r.code, r.stderr)
+		}
+	})
 	t.Run("ErrMissing", func(t *testing.T) {
 		r := MustRun(t, nil, "merge", "--out", filepath.Join(t.TempDir(), "m"), shards[0], shards[1], shards[3])
 		if r.code != 2 || !strings.Contains(r.stderr, "shard 2/4 missing") || strings.Count(r.stderr, "\n") != 1 {

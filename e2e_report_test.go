@@ -73,6 +73,10 @@ func TestRun_ReportAndManifest(t *testing.T) {
 		if m.RunID != s.RunID || len(m.Files) != 4 || !bytes.Contains(m.Params, []byte(`"workers": 16`)) {
 			t.Errorf("run %d: manifest %+v", i, m)
 		}
+		// The manifest vouches for the input too: the source's SHA-256.
+		if want := `"source_sha256": "` + sha256Hex(MustRead(t, s.Source)) + `"`; !bytes.Contains(m.Params, []byte(want)) {
+			t.Errorf("run %d: manifest parameters lack %s:\n%s", i, want, m.Params)
+		}
 		if got := derefOr(m.Previous); got != prev {
 			t.Errorf("run %d: previous_manifest_sha256 %q, want %q (the previous run's manifest)", i, got, prev)
 		}

@@ -37,6 +37,9 @@ type runParams struct {
 	MaxRetries  int     `json:"max_retries"`
 	MaxDuration string  `json:"max_duration,omitempty"`
 	Shard       string  `json:"shard,omitempty"`
+	// SourceSHA256 is what the run read (store.Survey), so that the
+	// manifest vouches for the input as well as the reports.
+	SourceSHA256 string `json:"source_sha256,omitempty"`
 }
 
 func paramsOf(o runOptions) runParams {
@@ -365,14 +368,17 @@ func (j *job) adopt(r state.Run) error {
 
 // record writes the run into the history before anything is fetched.
 func (j *job) record(ctx context.Context, sv store.Survey) error {
+	p := paramsOf(j.o)
+	p.SourceSHA256 = sv.SHA256
+	params, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	j.run.Params = params // the manifest's parameters, with or without a history
 	if j.db == nil {
 		return nil
 	}
 	key, err := sourceKey(j.o.Source)
-	if err != nil {
-		return err
-	}
-	params, err := json.Marshal(paramsOf(j.o))
 	if err != nil {
 		return err
 	}

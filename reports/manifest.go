@@ -18,9 +18,11 @@ import (
 // ManifestName is the name of the manifest in a report folder.
 const ManifestName = "manifest.json"
 
-// The manifest's kinds: a run's report folder, or a period report's.
+// The manifest's kinds: a run's report folder, merged shards' (a run's
+// files, outside any run history's chain), or a period report's.
 const (
 	KindRun    = "run"
+	KindMerge  = "merge"
 	KindPeriod = "period"
 )
 
@@ -40,12 +42,13 @@ var (
 // so that a history's manifests form a hash chain.
 type Manifest struct {
 	Format     int             `json:"format"`
-	Kind       string          `json:"kind"` // KindRun or KindPeriod
+	Kind       string          `json:"kind"` // KindRun, KindMerge or KindPeriod
 	RunID      string          `json:"run_id,omitempty"`
 	Parameters json.RawMessage `json:"parameters"` // a JSON object; never a secret
 	Files      []File          `json:"files"`      // sorted by name
 	// Previous is the previous run's manifest's SHA-256 (hex); nil for the
-	// first run of a history, a run without one, and a period report.
+	// first run of a history, a run without one, merged reports and a
+	// period report.
 	Previous *string `json:"previous_manifest_sha256"`
 }
 
@@ -195,10 +198,10 @@ func Verify(dir string) (Manifest, []byte, error) {
 			probs = append(probs, Problem{f.Name, fmt.Sprintf("changed: sha256 %s, the manifest says %s", got.SHA256, f.SHA256)})
 		}
 	}
-	required := RunFiles
+	required := RunFiles // a merged folder holds a run's files
 	if m.Kind == KindPeriod {
 		required = PeriodFiles
-	} else if m.Kind != KindRun {
+	} else if m.Kind != KindRun && m.Kind != KindMerge {
 		probs = append(probs, Problem{ManifestName, fmt.Sprintf("unknown kind %q", m.Kind)})
 	}
 	for _, name := range required {

@@ -13,14 +13,34 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/unico-reconcile/unico-reconcile/reconcile"
 )
 
 // ErrShards classifies the shard sets Merge refuses: one missing or given
 // twice, a folder that is not a sharded run's complete reports, shards of
-// different runs.
+// different runs or of different nights.
 var ErrShards = errors.New("not the complete shards of one run")
+
+// DefaultMaxSpread is how far apart the shards' starts may be by default:
+// the shards of one night start within hours of each other, a shard left
+// over from the night before starts a day earlier.
+const DefaultMaxSpread = 12 * time.Hour
+
+// MergeOptions are what Merge needs beyond the shards' folders.
+type MergeOptions struct {
+	// RunID is the merged reports' run id.
+	RunID string
+	// MaxSpread is the longest time allowed between the earliest and the
+	// latest start of the shards; zero means DefaultMaxSpread.
+	MaxSpread time.Duration
+	// User and Host are who merges, for report.html; "" reads "not recorded".
+	User, Host string
+	// Environment names an API root (production, sandbox, custom) for
+	// report.html; nil leaves it "not recorded".
+	Environment func(apiRoot string) string
+}
 
 // shardSet is one shard's reports, being merged.
 type shardSet struct {
@@ -31,21 +51,31 @@ type shardSet struct {
 	line  []byte // the current JSON Lines record
 	rec   []byte // the current CSV record, as written
 	row   int    // the current record's row; 0 when done
+	kind  string // the current record's kind
 }
 
 // Merge combines the reports that the shards of one run wrote in dirs into
 // one run's reports in out, as one unsharded run would have written them:
 // discrepancies.csv and discrepancies.jsonl with every record in source
 // order (by the row each JSON Lines record carries; the records are copied
-// byte for byte), and summary.json (written last) with the counts, requests
-// and rates added up, the earliest start and latest end, runID as its run
-// id, the shards' run ids in merged_from, and the exit code the counts call
-// for. It checks first that dirs hold each shard I/N of one N exactly once,
-// each a complete set (summary.json present) over the same source and API
-// root, and returns an error wrapping ErrShards that names the problem
-// otherwise.
-func Merge(out string, dirs []string, runID string) (reconcile.Summary, error) {
-	shards, err := readShards(out, dirs)
+// byte for byte); report.html, the page a run writes, built from the merged
+// summary.json and records; summary.json with the counts, requests and
+// rates added up, the earliest start and latest end, o.RunID as its run id,
+// the shards' run ids in merged_from, and the exit code the counts call
+// for; and manifest.json last, of kind KindMerge, with no previous manifest.
+// Each file is written under a temporary name and renamed; an old
+// manifest.json, report.html and summary.json in out are removed first.
+//
+// It checks first that dirs hold each shard I/N of one N exactly once,
+// each a complete set (summary.json present) over the same source, API
+// root and window, all started within o.MaxSpread of each other, and
+// returns an error wrapping ErrShards that names the problem otherwise,
+// having written nothing.
+func Merge(out string, dirs []string, o MergeOptions) (reconcile.Summary, error) {
+	if o.MaxSpread <= 0 {
+		o.MaxSpread = DefaultMaxSpread
+	}
+	shards, err := readShards(out, dirs, o.MaxSpread)
 	if err != nil {
 		return reconcile.Summary{}, err
 	}
@@ -54,34 +84,56 @@ func Merge(out string, dirs []string, runID string) (reconcile.Summary, error) {
 			s.close()
 		}
 	}()
+	meta, err := mergedMeta(shards, o)
+	if err != nil {
+		return reconcile.Summary{}, err
+	}
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return reconcile.Summary{}, fmt.Errorf("create report folder: %w", err)
 	}
-	summary := filepath.Join(out, SummaryName)
-	if err := os.Remove(summary); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return reconcile.Summary{}, fmt.Errorf("remove old %s: %w", SummaryName, err)
+	if err := removeStale(out); err != nil {
+		return reconcile.Summary{}, err
 	}
+	// None of them may vouch for, or sit beside, files it did not see.
+	for _, name := range []string{ManifestName, SummaryName, HTMLName} {
+		if err := os.Remove(filepath.Join(out, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return reconcile.Summary{}, fmt.Errorf("remove old %s: %w", name, err)
+		}
+	}
+	var rows pageRows
 	err = WriteAtomic(filepath.Join(out, CSVName), func(cw io.Writer) error {
 		return WriteAtomic(filepath.Join(out, JSONLName), func(jw io.Writer) error {
-			return mergeRecords(shards, cw, jw)
+			return mergeRecords(shards, cw, jw, &rows)
 		})
 	})
 	if err != nil {
 		return reconcile.Summary{}, err
 	}
-	sum := mergedSummary(shards, runID)
-	var b bytes.Buffer
-	if err := WriteSummary(&b, sum); err != nil {
+	sum := mergedSummary(shards, o.RunID)
+	var summary bytes.Buffer
+	if err := WriteSummary(&summary, sum); err != nil {
 		return sum, err
 	}
-	return sum, WriteAtomic(summary, func(w io.Writer) error {
-		_, err := w.Write(b.Bytes())
+	// The page reads the summary as a run's page does: from summary.json.
+	pageSum, err := ReadSummary(summary.Bytes())
+	if err != nil {
+		return sum, err
+	}
+	page := Page{Summary: pageSum, Meta: meta, Discrepancies: rows.shown, Unverified: rows.unverified}
+	if err := WriteAtomic(filepath.Join(out, HTMLName), func(w io.Writer) error { return WriteHTML(w, page) }); err != nil {
+		return sum, err
+	}
+	if err := WriteAtomic(filepath.Join(out, SummaryName), func(w io.Writer) error {
+		_, err := w.Write(summary.Bytes())
 		return err
-	})
+	}); err != nil {
+		return sum, err
+	}
+	return sum, sealMerge(out, shards, o)
 }
 
 // readShards reads and checks every shard's summary, and opens its files.
-func readShards(out string, dirs []string) ([]*shardSet, error) {
+func readShards(out string, dirs []string, maxSpread time.Duration) ([]*shardSet, error) {
 	if len(dirs) == 0 {
 		return nil, fmt.Errorf("%w: no shard folder given", ErrShards)
 	}
@@ -127,6 +179,9 @@ func readShards(out string, dirs []string) ([]*shardSet, error) {
 	if err := checkShards(shards); err != nil {
 		return fail(err)
 	}
+	if err := checkSpread(shards, maxSpread); err != nil {
+		return fail(err)
+	}
 	slices.SortFunc(shards, func(a, b *shardSet) int { return a.sum.Shard.Index - b.sum.Shard.Index })
 	return shards, nil
 }
@@ -157,6 +212,28 @@ func checkShards(shards []*shardSet) error {
 	}
 	if len(missing) > 0 {
 		return fmt.Errorf("%w: shard %s missing", ErrShards, strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// checkSpread checks that the shards started within maxSpread of each
+// other: a shard that died before committing leaves an earlier night's
+// reports in its folder, which must not be merged with tonight's.
+func checkSpread(shards []*shardSet, maxSpread time.Duration) error {
+	oldest, newest := shards[0], shards[0]
+	for _, s := range shards {
+		switch {
+		case s.sum.StartedAt.IsZero():
+			return fmt.Errorf("%s: %w: %s has no started_at", s.dir, ErrShards, SummaryName)
+		case s.sum.StartedAt.Before(oldest.sum.StartedAt):
+			oldest = s
+		case s.sum.StartedAt.After(newest.sum.StartedAt):
+			newest = s
+		}
+	}
+	if spread := newest.sum.StartedAt.Sub(oldest.sum.StartedAt); spread > maxSpread {
+		return fmt.Errorf("%w: shards started %s apart, more than %s: %s started at %s, %s at %s (a shard left from another night?)",
+			ErrShards, spread, maxSpread, oldest.dir, oldest.sum.StartedAt.Format(time.RFC3339), newest.dir, newest.sum.StartedAt.Format(time.RFC3339))
 	}
 	return nil
 }
@@ -198,7 +275,8 @@ func (s *shardSet) next() error {
 		return fmt.Errorf("%s: %s: %w", s.dir, JSONLName, jerr)
 	}
 	var r struct {
-		Row int `json:"row"`
+		Row  int    `json:"row"`
+		Kind string `json:"kind"`
 	}
 	if err := json.Unmarshal(line, &r); err != nil || r.Row < 1 {
 		return fmt.Errorf("%s: %s: a record without its row", s.dir, JSONLName)
@@ -209,13 +287,13 @@ func (s *shardSet) next() error {
 	if !bytes.HasSuffix(line, []byte("\n")) {
 		line = append(line, '\n')
 	}
-	s.rec, s.line, s.row = rec, line, r.Row
+	s.rec, s.line, s.row, s.kind = rec, line, r.Row, r.Kind
 	return nil
 }
 
 // mergeRecords writes the CSV header once, then every shard's records in
-// row order.
-func mergeRecords(shards []*shardSet, cw, jw io.Writer) error {
+// row order, and gives rows the records report.html shows.
+func mergeRecords(shards []*shardSet, cw, jw io.Writer, rows *pageRows) error {
 	header := shards[0].csv.header
 	for _, s := range shards {
 		if !bytes.Equal(s.csv.header, header) {
@@ -247,6 +325,9 @@ func mergeRecords(shards []*shardSet, cw, jw io.Writer) error {
 		}
 		if _, err := jw.Write(min.line); err != nil {
 			return err
+		}
+		if err := rows.add(min.kind, min.line); err != nil {
+			return fmt.Errorf("%s: %w", min.dir, err)
 		}
 		if err := min.next(); err != nil {
 			return err
