@@ -337,12 +337,14 @@ func BenchmarkRun_Postgres1M(b *testing.B) {
 	}
 }
 
-// MustSimulateProcess starts "unico-reconcile simulate" on data and returns
+// MustSimulateProcess starts "unico-reconcile simulate" on data (with
+// more simulate flags in args, if any) on a free loopback port, and returns
 // its API root; the process is stopped at cleanup.
-func MustSimulateProcess(tb testing.TB, data string) string {
+func MustSimulateProcess(tb testing.TB, data string, args ...string) string {
 	tb.Helper()
-	cmd := exec.Command(binary, "--log-format", "json", "simulate", "--data", data,
-		"--addr", "127.0.0.1:0", "--rate", "0")
+	cmd := exec.Command(binary, append([]string{"--log-format", "json", "simulate", "--data", data,
+		"--addr", "127.0.0.1:0", "--rate", "0"}, args...)...)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + tb.TempDir()}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		tb.Fatal(err)

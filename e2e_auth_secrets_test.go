@@ -1,12 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/x509"
-	"encoding/json"
 	"encoding/pem"
-	"io"
 	"io/fs"
 	"net/http"
 	"os"
@@ -167,7 +164,7 @@ func TestDemo_ServiceAccount(t *testing.T) {
 // endpoint for a public key file, and run signs in to it.
 func TestSimulate_TokenEndpoint(t *testing.T) {
 	pub := MustWrite(t, "pub.pem", string(MustPublicPEM(t)))
-	root := MustSimulateAuthProcess(t, "--data", "testdata/demo/processes.jsonl", "--api-key", testAPIKey,
+	root := MustSimulateProcess(t, "testdata/demo/processes.jsonl", "--api-key", testAPIKey,
 		"--public-key-file", pub, "--service-account", saAccount, "--tenant", saTenant, "--token-lifetime", "5s")
 	resp, err := http.Get(root + "/processes/v1/" + idMatch)
 	if err != nil {
@@ -202,32 +199,4 @@ func MustPublicPEM(tb testing.TB) []byte {
 		tb.Fatal(err)
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
-}
-
-// MustSimulateAuthProcess starts "unico-reconcile simulate" with args on a
-// free loopback port and returns its root.
-func MustSimulateAuthProcess(tb testing.TB, args ...string) string {
-	tb.Helper()
-	cmd := command(tb, nil, append([]string{"--log-format", "json", "simulate", "--addr", "127.0.0.1:0", "--rate", "0"}, args...)...)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		_ = cmd.Wait()
-	})
-	sc := bufio.NewScanner(stderr)
-	for sc.Scan() {
-		var line struct{ Msg, Addr string }
-		if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "simulator listening" {
-			go func() { _, _ = io.Copy(io.Discard, stderr) }()
-			return "http://" + line.Addr
-		}
-	}
-	tb.Fatalf("simulate exited before listening: %v", sc.Err())
-	return ""
 }

@@ -2,8 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/csv"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,40 +13,6 @@ import (
 	"github.com/unico-reconcile/unico-reconcile/simulator"
 )
 
-// MustPostgresFromCSV loads a saved.csv into a table processes (text
-// columns, NULL for empty values) of a database of the test's own, and
-// returns its DSN.
-func MustPostgresFromCSV(tb testing.TB, saved string) string {
-	tb.Helper()
-	dsn := pgtest.MustDatabase(tb)
-	recs, err := csv.NewReader(bytes.NewReader(MustRead(tb, saved))).ReadAll()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var defs, marks []string
-	for i, name := range recs[0] {
-		defs = append(defs, name+" text")
-		marks = append(marks, fmt.Sprintf("$%d", i+1))
-	}
-	db := pgtest.MustOpen(tb, dsn)
-	if _, err := db.Exec("CREATE TABLE processes (" + strings.Join(defs, ", ") + ")"); err != nil {
-		tb.Fatal(err)
-	}
-	insert := fmt.Sprintf("INSERT INTO processes (%s) VALUES (%s)", strings.Join(recs[0], ", "), strings.Join(marks, ", "))
-	for _, rec := range recs[1:] {
-		args := make([]any, len(rec))
-		for i, v := range rec {
-			if v != "" {
-				args[i] = v
-			}
-		}
-		if _, err := db.Exec(insert, args...); err != nil {
-			tb.Fatal(err)
-		}
-	}
-	return dsn
-}
-
 // TestRun_Postgres runs the job on a PostgreSQL source: the same verdicts
 // as from the CSV file it was loaded from, and the DSN's password nowhere
 // (output, logs, reports, run history).
@@ -56,7 +20,7 @@ func TestRun_Postgres(t *testing.T) {
 	role, password := pgtest.MustRole(t)
 	dir := t.TempDir()
 	data, saved, _ := MustDataset(t, dir, 500)
-	admin := MustPostgresFromCSV(t, saved)
+	admin := pgtest.MustDatabaseFromCSV(t, saved)
 	pgtest.MustExec(t, admin, "GRANT SELECT ON processes TO "+role)
 	dsn := pgtest.As(admin, role, password)
 	_, api := MustSwitchable(t, MustNewSimulator(t, data, simulator.Config{}))

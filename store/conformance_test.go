@@ -60,44 +60,12 @@ var sourceKinds = []sourceKind{
 }
 
 // MustPostgresFromCSV creates a database of its own on the test server
-// (pgtest) holding the CSV file's rows, in insertion order, in a table
-// processes of text columns (the fixture's invalid values would not fit
-// typed ones; TestPostgres_Types covers those); an empty value becomes NULL.
-// It returns the database's DSN.
+// holding the CSV file's rows (pgtest.MustDatabaseFromCSV: text columns,
+// since the fixture's invalid values would not fit typed ones;
+// TestPostgres_Types covers those) and returns its DSN.
 func MustPostgresFromCSV(tb testing.TB, csvPath string) string {
 	tb.Helper()
-	dsn := pgtest.MustDatabase(tb)
-	f, err := os.Open(csvPath)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer f.Close()
-	recs, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var defs, marks []string
-	for i, name := range recs[0] {
-		defs = append(defs, name+" text")
-		marks = append(marks, fmt.Sprintf("$%d", i+1))
-	}
-	db := pgtest.MustOpen(tb, dsn)
-	if _, err := db.Exec("CREATE TABLE processes (id serial PRIMARY KEY, " + strings.Join(defs, ", ") + ")"); err != nil {
-		tb.Fatal(err)
-	}
-	insert := fmt.Sprintf("INSERT INTO processes (%s) VALUES (%s)", strings.Join(recs[0], ", "), strings.Join(marks, ", "))
-	for _, rec := range recs[1:] {
-		args := make([]any, len(rec))
-		for i, v := range rec {
-			if v != "" {
-				args[i] = v
-			}
-		}
-		if _, err := db.Exec(insert, args...); err != nil {
-			tb.Fatal(err)
-		}
-	}
-	return dsn
+	return pgtest.MustDatabaseFromCSV(tb, csvPath)
 }
 
 // MustSQLiteFromCSV builds a SQLite database holding the CSV file's rows in

@@ -9,9 +9,12 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"encoding/csv"
 	"encoding/hex"
+	"fmt"
 	"net/url"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -134,4 +137,45 @@ func As(dsn, role, password string) string {
 	}
 	u.User = url.UserPassword(role, password)
 	return u.String()
+}
+
+// MustDatabaseFromCSV creates a database of its own for tb (MustDatabase)
+// holding the rows of the CSV file at csvPath, in file order, in a table
+// processes: an id serial primary key, then one text column per CSV column
+// (a fixture's invalid values would not fit typed ones); an empty value
+// becomes NULL. It returns the database's DSN.
+func MustDatabaseFromCSV(tb testing.TB, csvPath string) string {
+	tb.Helper()
+	dsn := MustDatabase(tb)
+	f, err := os.Open(csvPath)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var defs, marks []string
+	for i, name := range recs[0] {
+		defs = append(defs, name+" text")
+		marks = append(marks, fmt.Sprintf("$%d", i+1))
+	}
+	db := MustOpen(tb, dsn)
+	if _, err := db.Exec("CREATE TABLE processes (id serial PRIMARY KEY, " + strings.Join(defs, ", ") + ")"); err != nil {
+		tb.Fatal(err)
+	}
+	insert := fmt.Sprintf("INSERT INTO processes (%s) VALUES (%s)", strings.Join(recs[0], ", "), strings.Join(marks, ", "))
+	for _, rec := range recs[1:] {
+		args := make([]any, len(rec))
+		for i, v := range rec {
+			if v != "" {
+				args[i] = v
+			}
+		}
+		if _, err := db.Exec(insert, args...); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return dsn
 }
