@@ -1,0 +1,265 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/unico-reconcile/unico-reconcile/reconcile"
+	"github.com/unico-reconcile/unico-reconcile/state"
+	"github.com/unico-reconcile/unico-reconcile/store"
+)
+
+// A run's place in the run history: which run this is (new, resumed or a
+// re-check), what it records before it starts and when it ends.
+
+// openState opens the run history and makes this process its only user.
+func openState(ctx context.Context, path string, started time.Time, log *slog.Logger) (*state.DB, error) {
+	db, err := state.Open(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	host, _ := os.Hostname()
+	prev, err := db.Lock(ctx, state.Holder{PID: os.Getpid(), Host: host, Since: started})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	if prev != nil {
+		log.Warn("took over the run history's lock from a process that is gone",
+			"state", path, "pid", prev.PID, "host", prev.Host, "since", prev.Since.UTC().Format(time.RFC3339), "run_id", prev.RunID)
+	}
+	return db, nil
+}
+
+// pick decides which run this is: a new one, the unfinished one to resume,
+// or a re-check of an earlier one.
+func (j *job) pick(ctx context.Context, started time.Time) error {
+	o := &j.o
+	j.run = state.Run{ID: newRunID(started), StartedAt: started, State: state.RunRunning, ExitCode: -1}
+	switch {
+	case j.db == nil:
+		return nil
+	case o.Resume:
+		r, ok, err := j.resumable(ctx)
+		if err != nil || !ok {
+			return err
+		}
+		if err := j.adopt(r); err != nil {
+			return err
+		}
+		j.run, j.resumed = r, true
+		j.run.State = state.RunRunning
+		return nil
+	case o.Recheck != "":
+		r, err := j.db.Run(ctx, o.Recheck)
+		if err != nil {
+			return err
+		}
+		if r.State != state.RunFinished {
+			return fmt.Errorf("--recheck %s: run %s did not finish (%s); continue it with --resume", o.Recheck, r.ID, r.State)
+		}
+		if err := j.adopt(r); err != nil {
+			return err
+		}
+		j.run.RecheckOf = r.ID
+		return nil
+	}
+	return nil
+}
+
+// resumable finds the run --resume continues: the newest run of the same
+// job (source, query, window and API root), when it did not finish. A job
+// whose newest run finished starts afresh: an older run it superseded is
+// not taken up again.
+func (j *job) resumable(ctx context.Context) (state.Run, bool, error) {
+	o := j.o
+	key, err := sourceKey(o.Source)
+	if err != nil {
+		return state.Run{}, false, err
+	}
+	runs, err := j.db.RunsOf(ctx, key, o.Query)
+	if err != nil {
+		return state.Run{}, false, err
+	}
+	for _, r := range runs {
+		var p runParams
+		if err := json.Unmarshal(r.Params, &p); err != nil {
+			return state.Run{}, false, fmt.Errorf("run %s: parameters: %w", r.ID, err)
+		}
+		since, _ := parseTime("since", p.Since)
+		until, _ := parseTime("until", p.Until)
+		if p.APIRoot != o.APIRoot || !since.Equal(o.Since) || !until.Equal(o.Until) ||
+			(o.Explicit["shard"] && p.Shard != o.Shard.String()) {
+			continue // another job on the same source (without --shard, any shard's)
+		}
+		if r.State == state.RunFinished {
+			break
+		}
+		return r, true, nil
+	}
+	j.log.Info("nothing to resume for this source and window: starting a new run", "source", o.Source)
+	return state.Run{}, false, nil
+}
+
+// adopt takes the source, window and API root of an earlier run r: a flag
+// given now that says otherwise is an error, not a silent change.
+func (j *job) adopt(r state.Run) error {
+	var p runParams
+	if err := json.Unmarshal(r.Params, &p); err != nil {
+		return fmt.Errorf("run %s: parameters: %w", r.ID, err)
+	}
+	o := &j.o
+	since, err := parseTime("since", p.Since)
+	if err != nil {
+		return fmt.Errorf("run %s: %w", r.ID, err)
+	}
+	until, err := parseTime("until", p.Until)
+	if err != nil {
+		return fmt.Errorf("run %s: %w", r.ID, err)
+	}
+	stale, err := time.ParseDuration(p.StaleAfter)
+	if err != nil {
+		return fmt.Errorf("run %s: stale_after: %w", r.ID, err)
+	}
+	conflict := func(flag string, differs bool, was string) error {
+		if o.Explicit[flag] && differs {
+			return fmt.Errorf("--%s differs from run %s's (%s): leave it out to continue that run, or start a new one", flag, r.ID, was)
+		}
+		return nil
+	}
+	if err := errors.Join(
+		conflict("source", o.Source != "" && !sameSource(o.Source, r.Source), p.Source),
+		conflict("query", o.Query != p.Query, p.Query),
+		conflict("since", !o.Since.Equal(since), p.Since),
+		conflict("until", !o.Until.Equal(until), p.Until),
+		conflict("stale-after", o.StaleAfter != stale, p.StaleAfter),
+		conflict("base-url", o.APIRoot != p.APIRoot, p.APIRoot),
+		conflict("env", o.APIRoot != p.APIRoot, p.APIRoot),
+		conflict("shard", o.Shard.String() != p.Shard, p.Shard),
+	); err != nil {
+		return err
+	}
+	if o.Source == "" || !o.Explicit["source"] {
+		o.Source = r.Source // absolute: the run may have started elsewhere
+	}
+	o.Query, o.Since, o.Until, o.StaleAfter, o.APIRoot = p.Query, since, until, stale, p.APIRoot
+	if !o.Explicit["shard"] {
+		// The run's shard, with its share of the tenant's rate, as --shard
+		// would have given it.
+		o.Shard, _ = reconcile.ParseShard(p.Shard) // "" (unsharded) reads as the zero Shard
+		if o.Shard.Sharded() && o.TenantRate > 0 {
+			o.Rate = o.TenantRate / float64(o.Shard.Count)
+		}
+	}
+	if !o.Explicit["out"] && o.Recheck == "" {
+		o.Out = r.Out
+	}
+	return nil
+}
+
+// record writes the run into the history before anything is fetched.
+func (j *job) record(ctx context.Context, sv store.Survey) error {
+	p := paramsOf(j.o)
+	p.SourceSHA256 = sv.SHA256
+	params, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	j.run.Params = params // the manifest's parameters, with or without a history
+	if j.db == nil {
+		return nil
+	}
+	key, err := sourceKey(j.o.Source)
+	if err != nil {
+		return err
+	}
+	if j.resumed && j.run.Fingerprint != "" && j.run.Fingerprint != sv.SHA256 {
+		j.log.Warn("the source changed since the run started: recorded answers are matched by process id",
+			"run_id", j.run.ID, "was_sha256", j.run.Fingerprint, "now_sha256", sv.SHA256)
+	}
+	j.run.Source, j.run.Query, j.run.Fingerprint, j.run.APIRoot = key, j.o.Query, sv.SHA256, j.o.APIRoot
+	out, err := filepath.Abs(j.o.Out)
+	if err != nil {
+		return err
+	}
+	j.run.Params, j.run.Out = params, out
+	login, host := runner()
+	if j.resumed {
+		if err := j.db.UpdateRun(ctx, j.run); err != nil {
+			return err
+		}
+		return j.db.SetRunner(ctx, j.run.ID, login, host)
+	}
+	if err := j.db.CreateRun(ctx, j.run); err != nil {
+		return err
+	}
+	if err := j.db.SetRunner(ctx, j.run.ID, login, host); err != nil {
+		return err
+	}
+	if j.run.RecheckOf != "" {
+		n, err := j.db.CopyAnswers(ctx, j.run.RecheckOf, j.run.ID)
+		if err != nil {
+			return err
+		}
+		j.log.Info("recheck: verified answers carried over", "run_id", j.run.ID, "recheck_of", j.run.RecheckOf, "answers", n)
+	}
+	return nil
+}
+
+// plan logs how much is left to fetch and how long that should take at the
+// rate, and warns when that exceeds --max-duration.
+func (j *job) plan(ctx context.Context, rows int) {
+	answered := 0
+	if j.db != nil {
+		n, err := j.db.Answered(ctx, j.run.ID)
+		if err != nil {
+			j.log.Warn("plan: cannot count recorded answers", "error", err.Error())
+		}
+		answered = n
+	}
+	toFetch := max(rows-answered, 0)
+	attrs := []any{"run_id", j.run.ID, "rows", rows, "recorded", answered, "to_fetch", toFetch, "rate", j.o.Rate}
+	if j.o.Rate <= 0 {
+		j.log.Info("plan", attrs...)
+		return
+	}
+	expected := time.Duration(float64(toFetch) / j.o.Rate * float64(time.Second)).Round(time.Second)
+	attrs = append(attrs, "expected", expected.String())
+	if j.o.MaxDuration > 0 {
+		attrs = append(attrs, "max_duration", j.o.MaxDuration.String())
+		if expected > j.o.MaxDuration {
+			j.log.Warn("plan exceeds --max-duration: the run will stop early; --resume continues it", attrs...)
+			return
+		}
+	}
+	j.log.Info("plan", attrs...)
+}
+
+// end records how the run ended: finished, or stopped (resumable) when it
+// was interrupted or failed.
+func (j *job) end(sum reconcile.Summary, summary []byte, code int) error {
+	if j.db == nil {
+		return nil
+	}
+	j.run.FinishedAt, j.run.ExitCode, j.run.Summary = time.Now().UTC(), code, summary
+	j.run.State = state.RunFinished
+	if sum.Interrupted || code == reconcile.ExitFatal {
+		j.run.State = state.RunStopped
+	}
+	j.run.Counts = countsOf(sum)
+	// The run's end is recorded even when a signal cancelled its context.
+	return j.db.UpdateRun(context.Background(), j.run)
+}
+
+func (j *job) statePath() string {
+	if j.db == nil {
+		return ""
+	}
+	return j.db.Path()
+}
