@@ -39,7 +39,7 @@ import (
 // segmentBytes is a segment's size: when one is full Record starts the
 // next, so that the importer can remove the old one and the log stays
 // small.
-var segmentBytes int64 = 4 << 20
+var segmentBytes int64 = 1 << 20
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
