@@ -71,9 +71,8 @@ type ServiceAccount struct {
 	log      *slog.Logger
 	now      func() time.Time
 
-	sem        chan struct{} // a one-slot lock, held while a token is requested
-	lastSigned int64         // Unix second after the last token request; under sem
-	lastLife   int           // exp - iat of the last assertion, in seconds; under sem
+	sem    chan struct{} // a one-slot lock, held while a token is requested
+	recent []pickedLife  // the assertion lifetimes picked in the last seconds; under sem
 
 	mu       sync.Mutex
 	token    string
@@ -256,7 +255,6 @@ func (s *ServiceAccount) refresh(ctx context.Context, expired string) (string, e
 	s.mu.Unlock()
 	sent := s.now()
 	tok, lifetime, err := s.request(ctx)
-	s.lastSigned = time.Now().Unix()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err != nil {
@@ -288,25 +286,45 @@ const (
 	iatBack = 10 * time.Second
 )
 
+// pickedLife is an assertion lifetime picked at a Unix second.
+type pickedLife struct {
+	at   int64
+	life int
+}
+
 // assertionExpires picks the Expires of the next assertion: a lifetime
 // (exp - iat) drawn from [600 s, 3600 s]. x/oauth2 puts iat and exp in
 // whole seconds and RS256 signatures are deterministic, so two assertions
 // signed in one second with the same lifetime would be the same bytes,
 // which the endpoint rejects as reused (1.2.7). Within this process the
-// lifetime always differs from the last one's when the second may be the
-// same; between processes signing in the same second (two jobs of one
-// account started together), the chance that they match is 1 in 3001.
-// Called with sem held.
+// lifetime differs by more than a second from every one picked in the last
+// two seconds (iat and exp are read from the clock at two moments, which a
+// second's turn may split); between processes signing in the same second
+// (two jobs of one account started together), the chance that they match
+// is about 1 in 1000. Called with sem held.
 func (s *ServiceAccount) assertionExpires() time.Duration {
-	sameSecond := time.Now().Unix() <= s.lastSigned
+	now := time.Now().Unix()
+	recent := s.recent[:0]
+	for _, p := range s.recent {
+		if p.at >= now-2 {
+			recent = append(recent, p)
+		}
+	}
+	// At most 500 are remembered (each rules out 3 of the 3001 values), so
+	// that a pick always exists; no account renews that often anyway.
+	s.recent = recent[max(0, len(recent)-500):]
+pick:
 	for {
 		life := minAssertionLife + rand.IntN(maxAssertionLife-minAssertionLife+1)
-		if !sameSecond || life != s.lastLife {
-			s.lastLife = life
-			// exp = (now + Expires), iat = (now - 10 s), both truncated to
-			// the second: exp - iat = life exactly.
-			return time.Duration(life)*time.Second - iatBack
+		for _, p := range s.recent {
+			if life >= p.life-1 && life <= p.life+1 {
+				continue pick
+			}
 		}
+		s.recent = append(s.recent, pickedLife{at: now, life: life})
+		// exp = (now + Expires), iat = (now - 10 s), both truncated to
+		// the second: exp - iat = life.
+		return time.Duration(life)*time.Second - iatBack
 	}
 }
 
