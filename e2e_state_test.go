@@ -325,7 +325,9 @@ func TestRun_Lock(t *testing.T) {
 	if r.code != 2 {
 		t.Fatalf("second run: exit %d, want 2\n%s", r.code, r.stderr)
 	}
-	if took := time.Since(start); took > 5*time.Second {
+	// The holder runs for 16 s (320 processes at 20/s): a second run that
+	// waited for the lock would take that long.
+	if took := time.Since(start); took > 10*time.Second {
 		t.Errorf("the second run took %s to give up: want at once", took)
 	}
 	host, _ := os.Hostname()
@@ -363,14 +365,9 @@ func TestRun_MaxDuration(t *testing.T) {
 	}
 
 	out := filepath.Join(t.TempDir(), "out")
-	start := time.Now()
 	r := MustRun(t, credentials, runArgs(saved, url, out, "--rate", "40", "--workers", "4", "--max-duration", "1s")...)
-	took := time.Since(start)
 	if r.code != 3 {
 		t.Fatalf("run with --max-duration: exit %d, want 3\n%s", r.code, r.stderr)
-	}
-	if took > 4*time.Second {
-		t.Errorf("the run took %s with --max-duration 1s", took)
 	}
 	if !strings.Contains(r.stderr, "plan exceeds --max-duration") || !strings.Contains(r.stderr, `"to_fetch":400`) {
 		t.Errorf("no plan warning with 400 to fetch in the log:\n%s", r.stderr)
@@ -382,7 +379,11 @@ func TestRun_MaxDuration(t *testing.T) {
 	if !strings.Contains(string(MustRead(t, filepath.Join(out, "discrepancies.csv"))), "time limit") {
 		t.Error("the processes left at the limit are not reported as such")
 	}
+	// About 40 requests fit in the second at 40/s; the whole work is 320.
 	fetched := sim.Stats().Requests
+	if fetched >= fetchable/2 {
+		t.Errorf("%d of %d processes fetched before the run stopped: the limit did not stop it", fetched, fetchable)
+	}
 
 	r = MustRun(t, credentials, runArgs(saved, url, out, "--resume")...)
 	if r.code != 1 {
