@@ -25,10 +25,13 @@ type Survey struct {
 // Survey counts the rows of the source and hashes its file, in one pass.
 func (s *Source) Survey(ctx context.Context) (Survey, error) { return s.src.Survey(ctx) }
 
-// Survey counts the file's records as Each would find them, and hashes it.
+// Survey counts the file's records as Each would find them, and hashes it,
+// in one read of the file.
 func (c *CSV) Survey(ctx context.Context) (Survey, error) {
 	var sv Survey
-	r := csv.NewReader(bufio.NewReaderSize(io.NewSectionReader(c.f, 0, 1<<62), bufSize))
+	h := sha256.New()
+	file := io.NewSectionReader(c.f, 0, 1<<62)
+	r := csv.NewReader(bufio.NewReaderSize(io.TeeReader(file, h), bufSize))
 	r.ReuseRecord = true
 	r.FieldsPerRecord = -1
 	for {
@@ -51,9 +54,12 @@ func (c *CSV) Survey(ctx context.Context) (Survey, error) {
 	if sv.Rows > 0 {
 		sv.Rows-- // the header
 	}
-	var err error
-	sv.SHA256, err = hashFile(c.path, io.NewSectionReader(c.f, 0, 1<<62))
-	return sv, err
+	// What the reader did not pull through the hash, after a fatal error.
+	if _, err := io.Copy(h, file); err != nil {
+		return sv, readError(c.path, err)
+	}
+	sv.SHA256 = hex.EncodeToString(h.Sum(nil))
+	return sv, nil
 }
 
 // Survey counts the query's rows in SQL and hashes the database file.

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/unico-reconcile/unico-reconcile/store"
@@ -76,5 +77,29 @@ func checkSurvey(t *testing.T, src *store.Source, path string) {
 	sum := sha256.Sum256(b)
 	if got, want := sv.SHA256, hex.EncodeToString(sum[:]); got != want {
 		t.Errorf("SHA256=%s, want %s", got, want)
+	}
+}
+
+// TestSurvey_HashesPastAFatalError: a quoting error that ends the count
+// early still leaves the whole file in the hash.
+func TestSurvey_HashesPastAFatalError(t *testing.T) {
+	pid := "0b3c8d5e-9f21-4a7b-8c6d-1e2f3a4b5c6d"
+	content := header + pid + ",3,,,,,,\n" + pid + `,"3"x,,,,,,` + "\n" + strings.Repeat(pid+",3,,,,,,\n", 20000)
+	path := MustWriteFile(t, t.TempDir(), "torn.csv", content)
+	src, err := store.Open(path, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	sv, err := src.Survey(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte(content))
+	if got, want := sv.SHA256, hex.EncodeToString(sum[:]); got != want {
+		t.Errorf("SHA256=%s, want the whole file's %s", got, want)
+	}
+	if sv.Rows >= 20000 {
+		t.Errorf("Rows=%d: the count did not stop at the unterminated quote (the test proves nothing)", sv.Rows)
 	}
 }
