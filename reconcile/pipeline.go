@@ -2,7 +2,6 @@ package reconcile
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -165,7 +164,7 @@ func Run(ctx context.Context, src Source, f Fetcher, sink Sink, opt Options) (Su
 		if l.Invalid != nil {
 			return p.done(n, Invalid(l))
 		}
-		key, ok := uuidKey(l.ProcessID)
+		key, ok := ProcessKey(l.ProcessID)
 		if !ok { // a Source must not do this; never put such an id in a URL
 			l.Invalid = fmt.Errorf("row %d, column process_id: %q is not a canonical UUID", l.Row, l.ProcessID)
 			return p.done(n, Invalid(l))
@@ -326,20 +325,4 @@ func (p *pipeline) emit(d Discrepancy) {
 	if err := p.sink.Write(d); err != nil {
 		p.err = fmt.Errorf("write report: %w", err)
 	}
-}
-
-// uuidKey packs a canonical process id into 16 bytes, so that remembering
-// millions of ids for duplicate detection stays small.
-func uuidKey(id string) (k [16]byte, ok bool) {
-	if len(id) != 36 {
-		return k, false
-	}
-	var h [32]byte
-	n := copy(h[:], id[0:8])
-	n += copy(h[n:], id[9:13])
-	n += copy(h[n:], id[14:18])
-	n += copy(h[n:], id[19:23])
-	copy(h[n:], id[24:36])
-	_, err := hex.Decode(k[:], h[:])
-	return k, err == nil
 }

@@ -26,5 +26,11 @@ func TestParseProcessID(t *testing.T) {
 		if got != tt.want || ok != tt.ok {
 			t.Errorf("ParseProcessID(%q) = %q, %v; want %q, %v", tt.in, got, ok, tt.want, tt.ok)
 		}
+		// ProcessKey takes what ParseProcessID takes, and either case of
+		// an id packs to the same 16 bytes.
+		key, ok := reconcile.ProcessKey(tt.in)
+		if ok != tt.ok || (ok && key != [16]byte{0x80, 0x37, 0x1b, 0x2a, 0x3a, 0xc7, 0x43, 0x2e, 0x86, 0x6d, 0x57, 0xfe, 0x37, 0x89, 0x6a, 0xc6}) {
+			t.Errorf("ProcessKey(%q) = %x, %v; want ok=%v", tt.in, key, ok, tt.ok)
+		}
 	}
 }

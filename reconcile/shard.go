@@ -52,7 +52,7 @@ func (s Shard) Owns(l Local) bool {
 	if !s.Sharded() {
 		return true
 	}
-	if _, ok := uuidKey(l.ProcessID); l.Invalid != nil || !ok {
+	if _, ok := ProcessKey(l.ProcessID); l.Invalid != nil || !ok {
 		return s.Index == 0
 	}
 	return ShardOf(l.ProcessID, s.Count) == s.Index

@@ -260,17 +260,9 @@ func (d *decoder) word() string {
 }
 
 // pidKey packs a canonical process id (8-4-4-4-12 hex) into its 16 bytes.
-func pidKey(id string) (k [16]byte, err error) {
-	if len(id) != 36 || id[8] != '-' || id[13] != '-' || id[18] != '-' || id[23] != '-' {
-		return k, fmt.Errorf("process id %q is not a canonical UUID", id)
-	}
-	var h [32]byte
-	n := copy(h[:], id[0:8])
-	n += copy(h[n:], id[9:13])
-	n += copy(h[n:], id[14:18])
-	n += copy(h[n:], id[19:23])
-	copy(h[n:], id[24:36])
-	if _, err := hex.Decode(k[:], h[:]); err != nil {
+func pidKey(id string) ([16]byte, error) {
+	k, ok := reconcile.ProcessKey(id)
+	if !ok {
 		return k, fmt.Errorf("process id %q is not a canonical UUID", id)
 	}
 	return k, nil
