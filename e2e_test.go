@@ -241,15 +241,7 @@ func MustCSV(tb testing.TB, path string) [][]string {
 // MustNoTempFiles fails when dir holds anything but the five reports.
 func MustNoTempFiles(tb testing.TB, dir string) {
 	tb.Helper()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var names []string
-	for _, e := range entries {
-		names = append(names, e.Name())
-	}
-	if diff := cmp.Diff([]string{"discrepancies.csv", "discrepancies.jsonl", "manifest.json", "report.html", "summary.json"}, names); diff != "" {
+	if diff := cmp.Diff([]string{"discrepancies.csv", "discrepancies.jsonl", "manifest.json", "report.html", "summary.json"}, MustReadDirNames(tb, dir)); diff != "" {
 		tb.Errorf("report folder (-want +got):\n%s", diff)
 	}
 }

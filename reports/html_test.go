@@ -175,7 +175,9 @@ func TestWriteHTML_SelfContained(t *testing.T) {
 }
 
 func TestReadSummary(t *testing.T) {
-	for _, sum := range []reconcile.Summary{summaryOf(allKinds()), summaryOf(nil)} {
+	sharded := summaryOf(allKinds())
+	sharded.Shard, sharded.MergedFrom = reconcile.Shard{Index: 1, Count: 4}, []string{"run-0", "run-1"}
+	for _, sum := range []reconcile.Summary{summaryOf(allKinds()), summaryOf(nil), sharded} {
 		sum.Reused, sum.RecheckOf, sum.Rechecked, sum.Recovered = 2, "r0", 3, 1
 		var b bytes.Buffer
 		if err := reports.WriteSummary(&b, sum); err != nil {

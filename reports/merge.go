@@ -158,17 +158,10 @@ func readShards(out string, dirs []string, maxSpread time.Duration) ([]*shardSet
 		}
 		sum, err := ReadSummary(b)
 		if err != nil {
-			return fail(fmt.Errorf("%s: %w", dir, err))
+			return fail(fmt.Errorf("%s: %w: %w", dir, ErrShards, err))
 		}
-		var v struct {
-			Shard string `json:"shard"`
-		}
-		_ = json.Unmarshal(b, &v) // ReadSummary has parsed it
-		if v.Shard == "" {
+		if !sum.Shard.Sharded() {
 			return fail(fmt.Errorf("%s: %w: not a shard's reports (%s has no shard)", dir, ErrShards, SummaryName))
-		}
-		if sum.Shard, err = reconcile.ParseShard(v.Shard); err != nil || !sum.Shard.Sharded() {
-			return fail(fmt.Errorf("%s: %w: %s: shard %q", dir, ErrShards, SummaryName, v.Shard))
 		}
 		s := &shardSet{dir: dir, sum: sum}
 		shards = append(shards, s)

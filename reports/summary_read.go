@@ -3,45 +3,37 @@ package reports
 import (
 	"encoding/json"
 	"fmt"
-	"time"
 
 	"github.com/unico-reconcile/unico-reconcile/reconcile"
 )
 
 // ReadSummary decodes summary.json as WriteSummary wrote it back into a
-// Summary: the run's description, its request counts and the counts of
-// every kind ("matched" and "pending" become reconcile.Match and Pending).
-// The API root comes back as summary.json holds it: redacted.
+// Summary: the run's description, its shard and merged_from, its request
+// counts and the counts of every kind ("matched" and "pending" become
+// reconcile.Match and Pending). The API root comes back as summary.json
+// holds it: redacted.
 func ReadSummary(b []byte) (reconcile.Summary, error) {
-	var v struct {
-		RunID       string         `json:"run_id"`
-		Version     string         `json:"version"`
-		StartedAt   *time.Time     `json:"started_at"`
-		FinishedAt  *time.Time     `json:"finished_at"`
-		Source      string         `json:"source"`
-		APIRoot     string         `json:"api_root"`
-		Rate        float64        `json:"rate"`
-		Workers     int            `json:"workers"`
-		Requests    int            `json:"requests"`
-		Retries     int            `json:"retries"`
-		RateLimited int            `json:"rate_limited"`
-		Reused      int            `json:"reused"`
-		RecheckOf   string         `json:"recheck_of"`
-		Rechecked   int            `json:"rechecked"`
-		Recovered   int            `json:"recovered"`
-		Interrupted bool           `json:"interrupted"`
-		ExitCode    int            `json:"exit_code"`
-		Counts      map[string]int `json:"counts"`
-	}
+	var v summaryView
 	if err := json.Unmarshal(b, &v); err != nil {
 		return reconcile.Summary{}, fmt.Errorf("read %s: %w", SummaryName, err)
 	}
 	s := reconcile.Summary{
-		RunID: v.RunID, Version: v.Version, Source: v.Source, APIRoot: v.APIRoot,
+		RunID: v.RunID, Version: v.Version, Source: v.Source, MergedFrom: v.MergedFrom, APIRoot: v.APIRoot,
 		Rate: v.Rate, Workers: v.Workers, Requests: v.Requests, Retries: v.Retries,
 		RateLimited: v.RateLimited, Reused: v.Reused, RecheckOf: v.RecheckOf,
-		Rechecked: v.Rechecked, Recovered: v.Recovered, Interrupted: v.Interrupted,
-		ExitCode: v.ExitCode, Total: v.Counts["total"], Counts: make(map[reconcile.Kind]int, len(reconcile.Kinds)+2),
+		Interrupted: v.Interrupted, ExitCode: v.ExitCode, Total: v.Counts.total, Counts: v.Counts.byKind,
+	}
+	if v.Shard != "" {
+		var err error
+		if s.Shard, err = reconcile.ParseShard(v.Shard); err != nil {
+			return reconcile.Summary{}, fmt.Errorf("read %s: shard %q: %w", SummaryName, v.Shard, err)
+		}
+	}
+	if v.Rechecked != nil {
+		s.Rechecked = *v.Rechecked
+	}
+	if v.Recovered != nil {
+		s.Recovered = *v.Recovered
 	}
 	if v.StartedAt != nil {
 		s.StartedAt = v.StartedAt.UTC()
@@ -49,10 +41,22 @@ func ReadSummary(b []byte) (reconcile.Summary, error) {
 	if v.FinishedAt != nil {
 		s.FinishedAt = v.FinishedAt.UTC()
 	}
-	s.Counts[reconcile.Match] = v.Counts["matched"]
-	s.Counts[reconcile.Pending] = v.Counts["pending"]
-	for _, k := range reconcile.Kinds {
-		s.Counts[k] = v.Counts[string(k)]
-	}
 	return s, nil
+}
+
+// UnmarshalJSON reads counts as MarshalJSON writes them; a key that is
+// absent reads as zero.
+func (c *counts) UnmarshalJSON(b []byte) error {
+	var m map[string]int
+	if err := json.Unmarshal(b, &m); err != nil {
+		return err
+	}
+	c.total = m["total"]
+	c.byKind = make(map[reconcile.Kind]int, len(reconcile.Kinds)+2)
+	c.byKind[reconcile.Match] = m["matched"]
+	c.byKind[reconcile.Pending] = m["pending"]
+	for _, k := range reconcile.Kinds {
+		c.byKind[k] = m[string(k)]
+	}
+	return nil
 }
