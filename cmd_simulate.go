@@ -134,9 +134,9 @@ func demoKey() (*rsa.PublicKey, []byte, error) {
 func demoCommand(code *int) *cli.Command {
 	return &cli.Command{
 		Name:  "demo",
-		Usage: "run the job against the simulator on testdata/demo and write out/demo",
+		Usage: "run the job against the simulator on the demo data built in (testdata/demo) and write out/demo",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "data", Value: filepath.Join("testdata", "demo"), Usage: "folder with processes.jsonl (the API) and saved.csv (the saved outcomes)"},
+			&cli.StringFlag{Name: "data", Usage: "folder with processes.jsonl (the API) and saved.csv (the saved outcomes) (default: the copy of testdata/demo built into the binary)"},
 			&cli.StringFlag{Name: "out", Value: filepath.Join("out", "demo"), Usage: "folder for the reports"},
 			&cli.BoolFlag{Name: "summary-json", Usage: "print the summary on stdout as JSON"},
 			&cli.BoolFlag{Name: "service-account", Usage: "sign in with a service account whose key pair is made for the demo, through the simulator's token endpoint"},
@@ -146,10 +146,9 @@ func demoCommand(code *int) *cli.Command {
 			if err != nil {
 				return err
 			}
-			dir := c.String("data")
-			data, err := simulator.LoadFile(filepath.Join(dir, "processes.jsonl"))
+			in, err := loadDemo(c.String("data"), c.String("out"))
 			if err != nil {
-				return fmt.Errorf("demo data: %w (run it from the repository root, or give --data)", err)
+				return err
 			}
 			cfg := simulator.Config{
 				Rate:      demoRate,
@@ -170,7 +169,7 @@ func demoCommand(code *int) *cli.Command {
 				cfg.Token, cfg.PublicKey, cfg.Account, cfg.Tenant = "", pub, demoAccount, demoTenant
 				cfg.TokenLifetime = demoTokenLifetime
 			}
-			srv := simulator.New(data, cfg)
+			srv := simulator.New(in.data, cfg)
 			root, stop, err := srv.Start("127.0.0.1:0")
 			if err != nil {
 				return err
@@ -192,7 +191,7 @@ func demoCommand(code *int) *cli.Command {
 				}
 			}
 			sum, err := runJob(c.Context, runOptions{
-				Source:      filepath.Join(dir, "saved.csv"),
+				Source:      in.saved,
 				APIRoot:     root,
 				APIKey:      demoAPIKey,
 				Tokens:      tokens,

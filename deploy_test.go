@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"os"
+	"path"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -165,5 +167,158 @@ func TestDeploy_Cron(t *testing.T) {
 	}
 	if !strings.Contains(line, ">>/var/log/unico-reconcile/run.log") || !strings.HasPrefix(string(lr[strings.Index(string(lr), "/var/log"):]), "/var/log/unico-reconcile/*.log {") {
 		t.Fatal("logrotate does not rotate the log the crontab line appends to")
+	}
+}
+
+// TestDeploy_KubernetesImage: both CronJobs run the image make image builds
+// (README, "Container image") as it must run: as a non-root user on a
+// read-only root file system, with an emptyDir on /tmp.
+func TestDeploy_KubernetesImage(t *testing.T) {
+	b, err := os.ReadFile("deploy/kubernetes/cronjob.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	type mount struct {
+		Name      string `yaml:"name"`
+		MountPath string `yaml:"mountPath"`
+	}
+	type doc struct {
+		Kind     string `yaml:"kind"`
+		Metadata struct{ Name string }
+		Spec     struct {
+			JobTemplate struct {
+				Spec struct {
+					Template struct {
+						Spec struct {
+							SecurityContext struct {
+								RunAsNonRoot *bool `yaml:"runAsNonRoot"`
+								RunAsUser    int   `yaml:"runAsUser"`
+							} `yaml:"securityContext"`
+							Containers []struct {
+								Image           string `yaml:"image"`
+								SecurityContext struct {
+									ReadOnlyRootFilesystem   *bool `yaml:"readOnlyRootFilesystem"`
+									AllowPrivilegeEscalation *bool `yaml:"allowPrivilegeEscalation"`
+								} `yaml:"securityContext"`
+								VolumeMounts []mount `yaml:"volumeMounts"`
+							} `yaml:"containers"`
+							Volumes []struct {
+								Name     string    `yaml:"name"`
+								EmptyDir *struct{} `yaml:"emptyDir"`
+							} `yaml:"volumes"`
+						} `yaml:"spec"`
+					} `yaml:"template"`
+				} `yaml:"spec"`
+			} `yaml:"jobTemplate"`
+		} `yaml:"spec"`
+	}
+	makefile, err := os.ReadFile("Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo := regexp.MustCompile(`(?m)^IMAGE_REPO\s*\?=\s*(\S+)`).FindSubmatch(makefile)
+	if repo == nil {
+		t.Fatal("the Makefile sets no IMAGE_REPO")
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	jobs := 0
+	for {
+		var d doc
+		if err := dec.Decode(&d); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatalf("cronjob.yaml does not parse: %v", err)
+		}
+		if d.Kind != "CronJob" {
+			continue
+		}
+		jobs++
+		pod := d.Spec.JobTemplate.Spec.Template.Spec
+		if sc := pod.SecurityContext; sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot || sc.RunAsUser != 65532 {
+			t.Errorf("%s: pod securityContext runAsNonRoot %v, runAsUser %d; want true, 65532 (the image's user)",
+				d.Metadata.Name, sc.RunAsNonRoot, sc.RunAsUser)
+		}
+		emptyDirs := map[string]bool{}
+		for _, v := range pod.Volumes {
+			emptyDirs[v.Name] = v.EmptyDir != nil
+		}
+		for _, c := range pod.Containers {
+			// registry/unico-reconcile:TAG, the name make image gives
+			// with the registry in front.
+			name, tag, _ := strings.Cut(path.Base(c.Image), ":")
+			if name != string(repo[1]) || tag == "" || tag == "latest" || !strings.Contains(c.Image, "/") {
+				t.Errorf("%s: image %q, want REGISTRY/%s:TAG", d.Metadata.Name, c.Image, repo[1])
+			}
+			sc := c.SecurityContext
+			if sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem {
+				t.Errorf("%s: readOnlyRootFilesystem is not true", d.Metadata.Name)
+			}
+			if sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation {
+				t.Errorf("%s: allowPrivilegeEscalation is not false", d.Metadata.Name)
+			}
+			tmp := slices.IndexFunc(c.VolumeMounts, func(m mount) bool { return m.MountPath == "/tmp" })
+			if tmp < 0 || !emptyDirs[c.VolumeMounts[tmp].Name] {
+				t.Errorf("%s: no emptyDir mounted on /tmp", d.Metadata.Name)
+			}
+		}
+	}
+	if jobs != 2 {
+		t.Fatalf("%d CronJobs, want 2", jobs)
+	}
+}
+
+// TestDeploy_Containerfile checks what README promises of the image (CI
+// builds and runs it: .ci/image-check): nothing but the static binary on
+// scratch, as the user 65532, with /tmp as the working directory and the
+// OCI labels.
+func TestDeploy_Containerfile(t *testing.T) {
+	b, err := os.ReadFile("Containerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Instructions, continuation lines joined, comments dropped.
+	var instr []string
+	for _, l := range strings.Split(strings.ReplaceAll(string(b), "\\\n", " "), "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+			instr = append(instr, strings.Join(strings.Fields(l), " "))
+		}
+	}
+	var from []string
+	for _, in := range instr {
+		if strings.HasPrefix(in, "FROM ") {
+			from = append(from, in)
+		}
+		if strings.HasPrefix(in, "RUN ") {
+			t.Errorf("%q: a scratch image has nothing to run", in)
+		}
+	}
+	if !slices.Equal(from, []string{"FROM scratch"}) {
+		t.Errorf("FROM lines %q, want only FROM scratch (CI pulls from no registry)", from)
+	}
+	for _, want := range []string{
+		"COPY unico-reconcile /unico-reconcile",
+		"COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt",
+		"COPY passwd group /etc/",
+		"ADD tmp.tar /",
+		"WORKDIR /tmp",
+		"USER 65532:65532",
+		`ENTRYPOINT ["/unico-reconcile"]`,
+	} {
+		if !slices.Contains(instr, want) {
+			t.Errorf("the Containerfile lacks %q", want)
+		}
+	}
+	all := strings.Join(instr, "\n")
+	for _, label := range []string{"source", "version", "licenses"} {
+		if !strings.Contains(all, "org.opencontainers.image."+label+"=") {
+			t.Errorf("the Containerfile sets no org.opencontainers.image.%s label", label)
+		}
+	}
+	passwd, err := os.ReadFile("deploy/image/passwd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`(?m)^nonroot:x:65532:65532:`).Match(passwd) {
+		t.Error("deploy/image/passwd lacks the user 65532")
 	}
 }
