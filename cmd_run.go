@@ -24,6 +24,11 @@ var apiRoots = map[string]string{
 	"sandbox":    "https://api.id.uat.unico.app",
 }
 
+// defaultRate is half of the API's default per-tenant limit: every call of
+// the tenant counts against that one limit, and the integrator's production
+// calls (real people signing up) need the other half.
+const defaultRate = fetch.DefaultRate / 2
+
 // runOptions is what the run command was asked to do.
 type runOptions struct {
 	Source      string
@@ -86,7 +91,7 @@ func runFlags() []cli.Flag {
 		&cli.StringFlag{Name: "query", Usage: "SQL for SQL sources (default: " + store.DefaultQuery + ")"},
 		&cli.StringFlag{Name: "env", Value: "production", Usage: "production or sandbox: the API root"},
 		&cli.StringFlag{Name: "base-url", EnvVars: []string{"UNICO_BASE_URL"}, Usage: "the API root, overriding --env"},
-		&cli.Float64Flag{Name: "rate", Value: fetch.DefaultRate, Usage: "requests per second shared by all workers (0: unlimited)"},
+		&cli.Float64Flag{Name: "rate", Value: defaultRate, Usage: "requests per second shared by all workers, shards split it (0: unlimited); the tenant's limit (10 by default) is shared with production"},
 		&cli.IntFlag{Name: "workers", Value: fetch.DefaultWorkers, Usage: "requests in flight at most"},
 		&cli.DurationFlag{Name: "timeout", Value: fetch.DefaultTimeout, Usage: "one request"},
 		&cli.IntFlag{Name: "max-retries", Value: fetch.DefaultMaxRetries, Usage: "retries per process for retryable failures"},

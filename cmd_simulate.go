@@ -190,7 +190,7 @@ func demoCommand(code *int) *cli.Command {
 					return err
 				}
 			}
-			sum, err := runJob(c.Context, runOptions{
+			opts := runOptions{
 				Source:      in.saved,
 				APIRoot:     root,
 				APIKey:      demoAPIKey,
@@ -204,10 +204,23 @@ func demoCommand(code *int) *cli.Command {
 				Out:         c.String("out"),
 				StaleAfter:  24 * time.Hour,
 				SummaryJSON: c.Bool("summary-json"),
-			}, c.App.Writer, log)
+			}
+			// What `check` says of this set-up, once, before the run
+			// (on stderr when stdout must be JSON alone).
+			w := c.App.Writer
+			if opts.SummaryJSON {
+				w = c.App.ErrWriter
+			}
+			fmt.Fprintln(w, "unico-reconcile check, against the simulator:")
+			if !runChecks(c.Context, opts, w) {
+				return errors.New("demo: a check failed (above)")
+			}
+			fmt.Fprintln(w)
+			sum, err := runJob(c.Context, opts, c.App.Writer, log)
 			if err != nil {
 				return err
 			}
+			fmt.Fprintf(w, "\nNext: %s check --source YOUR.csv, then %[1]s run --source YOUR.csv (see README, First night).\n", c.App.Name)
 			// The demo shows every kind on purpose, unverified included: it
 			// succeeded when the run completed, whatever it found.
 			if sum.ExitCode == reconcile.ExitFatal {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"time"
@@ -234,7 +235,9 @@ func (j *job) plan(ctx context.Context, rows int) {
 	if j.o.MaxDuration > 0 {
 		attrs = append(attrs, "max_duration", j.o.MaxDuration.String())
 		if expected > j.o.MaxDuration {
-			j.log.Warn("plan exceeds --max-duration: the run will stop early; --resume continues it", attrs...)
+			fit := rateToFit(toFetch, j.o.MaxDuration, j.o.Shard)
+			attrs = append(attrs, "rate_to_fit", fit)
+			j.log.Warn(fmt.Sprintf("plan exceeds --max-duration: the run will stop early (--resume continues it); --rate %g would fit, if the tenant's limit leaves room for it", fit), attrs...)
 			return
 		}
 	}
@@ -262,4 +265,15 @@ func (j *job) statePath() string {
 		return ""
 	}
 	return j.db.Path()
+}
+
+// rateToFit is the --rate, rounded up to a tenth, at which toFetch
+// processes take at most d; a sharded run's --rate is split among its
+// shards, so the flag must be the shard's need times their count.
+func rateToFit(toFetch int, d time.Duration, sh reconcile.Shard) float64 {
+	need := float64(toFetch) / d.Seconds()
+	if sh.Sharded() {
+		need *= float64(sh.Count)
+	}
+	return math.Ceil(need*10) / 10
 }

@@ -74,6 +74,7 @@ func newApp(stdout, stderr io.Writer, code *int) *cli.App {
 			runCommand(code),
 			runsCommand(),
 			reportCommand(),
+			checkCommand(code),
 			verifyCommand(code),
 			mergeCommand(code),
 			simulateCommand(),

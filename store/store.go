@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/unico-reconcile/unico-reconcile/reconcile"
@@ -114,3 +115,6 @@ func (s *Source) Missing() []string { return s.src.Missing() }
 
 // Close releases the file or the database.
 func (s *Source) Close() error { return s.src.Close() }
+
+// Columns returns the contract's columns, in its order.
+func Columns() []string { return slices.Clone(columns) }
