@@ -44,3 +44,25 @@ func TestDecodeError(t *testing.T) {
 		})
 	}
 }
+
+// TestScrubber: secrets are replaced; a value too short to be a secret is
+// left alone rather than garbling the message.
+func TestScrubber(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		secrets []string
+		in, out string
+	}{
+		{"Secret", []string{"s3cret-key"}, "bad key s3cret-key!", "bad key [redacted]!"},
+		{"Twice", []string{"s3cret-key", "tok-12345678"}, "s3cret-key tok-12345678 s3cret-key", "[redacted] [redacted] [redacted]"},
+		{"EightBytes", []string{"abcdefgh"}, "xabcdefghx", "x[redacted]x"},
+		{"TooShort", []string{"a", "ta", "abcdefg"}, "a table abcdefg", "a table abcdefg"},
+		{"Empty", []string{""}, "anything", "anything"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := scrubber(tt.secrets...)(tt.in); got != tt.out {
+				t.Fatalf("scrub(%q) = %q, want %q", tt.in, got, tt.out)
+			}
+		})
+	}
+}

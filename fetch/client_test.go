@@ -668,6 +668,8 @@ func TestNew(t *testing.T) {
 		{"ErrQuery", fetch.Config{BaseURL: "https://api.id.unico.app?a=b"}, false},
 		{"ErrNegativeRate", fetch.Config{BaseURL: "https://api.id.unico.app", Rate: -1}, false},
 		{"ErrKeyWithNewline", fetch.Config{BaseURL: "https://api.id.unico.app", APIKey: "abc\n"}, false},
+		{"ErrKeyTooShort", fetch.Config{BaseURL: "https://api.id.unico.app", APIKey: "abc1234"}, false},
+		{"OKKeyOfEight", fetch.Config{BaseURL: "https://api.id.unico.app", APIKey: "abc12345"}, true},
 		{"ErrNegativeTimeout", fetch.Config{BaseURL: "https://api.id.unico.app", Timeout: -time.Second}, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
