@@ -226,6 +226,12 @@ func canonicalCode(s string) string {
 	if v, err := strconv.ParseInt(s, 10, 64); err == nil {
 		return strconv.FormatInt(v, 10)
 	}
+	// 9007199254740993.0: exact, where a float64 would round.
+	if whole, frac, ok := strings.Cut(s, "."); ok && strings.Trim(frac, "0") == "" {
+		if v, err := strconv.ParseInt(whole, 10, 64); err == nil {
+			return strconv.FormatInt(v, 10)
+		}
+	}
 	f, err := strconv.ParseFloat(s, 64)
 	if err != nil || f != math.Trunc(f) || math.Abs(f) >= 1<<53 {
 		return s

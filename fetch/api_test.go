@@ -16,6 +16,7 @@ func TestDecodeError(t *testing.T) {
 		{"FloatStringCode", `{"error":{"code":"50001.0","message":"x"}}`, "50001", "x"},
 		{"FractionalCode", `{"error":{"code":50001.5,"message":"x"}}`, "50001.5", "x"},
 		{"HugeCode", `{"error":{"code":1e400}}`, "1e400", ""},
+		{"BigFloatCode", `{"error":{"code":9007199254740993.00}}`, "9007199254740993", ""},
 		{"WordCode", `{"error":{"code":"E_NOT_FOUND"}}`, "E_NOT_FOUND", ""},
 		{"ObjectCode", `{"error":{"code":{"value":50001},"message":"x"}}`, "50001", "x"},
 		{"ListCode", `{"error":{"code":[50001],"message":"x"}}`, "50001", "x"},
