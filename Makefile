@@ -8,7 +8,7 @@ LDFLAGS  := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 # the tests find PostgreSQL and Chromium, and whether they may skip) pass.
 CLEANENV := env $(foreach v,$(filter-out UNICO_TEST_%,$(filter UNICO_%,$(.VARIABLES))),-u $(v))
 
-.PHONY: build test lint bench demo clean
+.PHONY: build test lint bench demo clean fuzz
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .
@@ -24,6 +24,24 @@ lint:
 	$(GO) run $(STATICCHECK) ./...
 	$(CLEANENV) $(GO) test -count=1 -run 'TestImportGraph' .
 	$(GO) mod tidy -diff
+
+# Every Fuzz function of every package, found by go test -list (a new one
+# needs no edit here), each fuzzed for $(FUZZTIME); its seed corpus is in
+# the package's testdata/fuzz/FuzzX/. What a fuzzer finds is written there
+# too: turn it into a regular test case and fix it.
+FUZZTIME ?= 30s
+
+fuzz:
+	@list=$$($(CLEANENV) $(GO) test -list '^Fuzz' ./...) || { echo "$$list"; exit 1; }; \
+	targets=$$(echo "$$list" | awk '/^Fuzz/ { f[n++] = $$1; next } /^ok/ { for (i = 0; i < n; i++) print $$2 ":" f[i]; n = 0 }'); \
+	[ -n "$$targets" ] || { echo "make fuzz: no Fuzz function found" >&2; exit 1; }; \
+	n=0; for t in $$targets; do \
+		pkg=$${t%%:*}; fn=$${t#*:}; \
+		echo "fuzz $$fn ($$pkg) for $(FUZZTIME)"; \
+		$(CLEANENV) $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		n=$$((n + 1)); \
+	done; \
+	echo "fuzz: $$n passed, 0 failed"
 
 # Package benchmarks run for the usual second each; the end-to-end ones in
 # the root package (rate at and above the limit, unlimited throughput, 1M-row

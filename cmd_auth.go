@@ -88,6 +88,9 @@ func credentialsFrom(c *cli.Context, o *runOptions) error {
 	if tok != "" && tokenFile != "" {
 		return fmt.Errorf("%s and --token-file: give one", from)
 	}
+	if err := checkSecret(from, "access token", tok); err != nil {
+		return err
+	}
 	o.Auth.CAFile = c.String("ca-file")
 	if o.Auth.client, err = o.httpClient(); err != nil {
 		return err
@@ -178,12 +181,14 @@ func checkURL(c *cli.Context, flag, raw string, insecure *[]string) error {
 }
 
 // secret returns the value of --NAME, of the variable env, or the content
-// of --NAME-file, whichever is given (more than one is an error).
+// of --NAME-file, whichever is given (more than one is an error), without
+// surrounding white space. A value that cannot be sent as a header, or is
+// too short to be a secret, is an error naming where it came from.
 func secret(c *cli.Context, log *slog.Logger, name, env string) (string, error) {
 	v, from := flagOrEnv(c, log, name, env)
 	file := c.String(name + "-file")
 	if file == "" {
-		return v, nil
+		return v, checkSecret(from, strings.ReplaceAll(name, "-", " "), v)
 	}
 	if v != "" {
 		return "", fmt.Errorf("%s and --%s-file: give one", from, name)
@@ -197,19 +202,36 @@ func secret(c *cli.Context, log *slog.Logger, name, env string) (string, error) 
 	if v == "" {
 		return "", fmt.Errorf("--%s-file %s is empty", name, file)
 	}
-	return v, nil
+	return v, checkSecret("--"+name+"-file "+file, strings.ReplaceAll(name, "-", " "), v)
 }
 
-// flagOrEnv returns the value of --NAME, or else of the variable env, and
-// where it came from. A value typed on the command line works, with a
-// warning: other users see it in process listings.
+// checkSecret refuses a credential (what: "api key", "access token") that
+// would fail far from its cause: one Go cannot send as a header, or one too
+// short to be real (and to be scrubbed from messages). Its error names
+// where the value came from, never the value. An empty value is not given.
+func checkSecret(from, what, v string) error {
+	switch {
+	case v == "":
+		return nil
+	case !fetch.ValidHeaderValue(v):
+		return fmt.Errorf("%s: the %s holds white space or control characters inside: it cannot be sent as an HTTP header", from, what)
+	case len(v) < fetch.MinSecretLen:
+		return fmt.Errorf("%s: the %s is shorter than %d characters: not a real one", from, what, fetch.MinSecretLen)
+	}
+	return nil
+}
+
+// flagOrEnv returns the value of --NAME, or else of the variable env,
+// without surrounding white space (a Kubernetes Secret or $(cat file) often
+// ends in a newline), and where it came from. A value typed on the command
+// line works, with a warning: other users see it in process listings.
 func flagOrEnv(c *cli.Context, log *slog.Logger, name, env string) (value, from string) {
 	if c.IsSet(name) {
 		log.Warn("a secret is on the command line, where other users can see it in process listings; use the variable or the file instead",
 			"flag", "--"+name, "variable", env, "file_flag", "--"+name+"-file")
-		return c.String(name), "--" + name
+		return strings.TrimSpace(c.String(name)), "--" + name
 	}
-	return os.Getenv(env), "$" + env
+	return strings.TrimSpace(os.Getenv(env)), "$" + env
 }
 
 // readSecretFile reads at most limit bytes of path; its errors name the

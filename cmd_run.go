@@ -196,12 +196,13 @@ func runOptionsFrom(c *cli.Context, now time.Time) (runOptions, error) {
 	if o.StaleAfter < 0 {
 		return o, fmt.Errorf("--stale-after %s: want 0 or more", o.StaleAfter)
 	}
-	o.APIRoot = c.String("base-url")
-	if o.APIRoot == "" {
-		root, ok := apiRoots[c.String("env")]
-		if !ok {
-			return o, fmt.Errorf("--env %q: want production or sandbox", c.String("env"))
-		}
+	// --env is checked even when --base-url overrides its API root: it
+	// still picks the token endpoint, and a typo must not pass silently.
+	root, ok := apiRoots[c.String("env")]
+	if !ok {
+		return o, fmt.Errorf("--env %q: want production or sandbox", c.String("env"))
+	}
+	if o.APIRoot = c.String("base-url"); o.APIRoot == "" {
 		o.APIRoot = root
 	}
 	var err error

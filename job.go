@@ -151,7 +151,7 @@ func runJob(ctx context.Context, o runOptions, stdout io.Writer, log *slog.Logge
 		opt.Journal, sink = journal, tee{set, listing}
 	}
 	j.plan(ctx, survey.Rows)
-	obs, err := j.observe(started, survey.Rows, client) // job_observe.go
+	obs, err := j.observe(started, survey.Rows, client, hc) // job_observe.go
 	if err != nil {
 		return sum, err
 	}

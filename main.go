@@ -66,10 +66,7 @@ func newApp(stdout, stderr io.Writer, code *int) *cli.App {
 		Version:   versionString(),
 		Writer:    stdout,
 		ErrWriter: stderr,
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "log-format", Usage: "text or json (default: text on a terminal, json otherwise)"},
-			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
-		},
+		Flags:     globalFlags(),
 		Commands: []*cli.Command{
 			runCommand(code),
 			runsCommand(),
@@ -98,10 +95,39 @@ func newApp(stdout, stderr io.Writer, code *int) *cli.App {
 			*code = reconcile.ExitFatal
 		},
 	}
-	for _, cmd := range app.Commands {
-		cmd.OnUsageError = usageError
-	}
+	setUp(app.Commands)
 	return app
+}
+
+// globalFlags are the flags every command takes, before its name as well as
+// after it ("unico-reconcile run --log-level debug" as people type it).
+// Each call makes new flags: a command's flag set has its own.
+func globalFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "log-format", Usage: "text or json (default: text on a terminal, json otherwise)"},
+		&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
+	}
+}
+
+// setUp gives every command, at any depth, the global flags and the
+// one-line usage error.
+func setUp(cmds []*cli.Command) {
+	for _, cmd := range cmds {
+		cmd.OnUsageError = usageError
+		cmd.Flags = append(cmd.Flags, globalFlags()...)
+		setUp(cmd.Subcommands)
+	}
+}
+
+// globalString is the value of a global flag where it was given nearest the
+// command (after it wins over before it), or its default.
+func globalString(c *cli.Context, name string) string {
+	for _, ctx := range c.Lineage() {
+		if ctx.IsSet(name) {
+			return ctx.String(name)
+		}
+	}
+	return c.String(name)
 }
 
 // usageError keeps a bad flag to one line on stderr: stdout carries only
@@ -114,11 +140,11 @@ func usageError(_ *cli.Context, err error, _ bool) error {
 func newLogger(c *cli.Context) (*slog.Logger, error) {
 	w := c.App.ErrWriter
 	var level slog.Level
-	if err := level.UnmarshalText([]byte(c.String("log-level"))); err != nil {
-		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", c.String("log-level"))
+	if lv := globalString(c, "log-level"); level.UnmarshalText([]byte(lv)) != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", lv)
 	}
 	opts := &slog.HandlerOptions{Level: level}
-	switch format := c.String("log-format"); format {
+	switch format := globalString(c, "log-format"); format {
 	case "json":
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	case "text":

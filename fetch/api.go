@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -99,71 +100,175 @@ func intField(name string, n json.Number) (int, error) {
 	return int(f), nil
 }
 
-// errorBody is an error answer. Pages disagree: the code may be a number or a
-// string, the text may be in message or description, and some proxies put
-// them at the top level. Every shape decodes; what does not is kept raw.
-type errorBody struct {
-	Error       json.RawMessage `json:"error"`
-	Code        flexCode        `json:"code"`
-	Message     string          `json:"message"`
-	Description string          `json:"description"`
-}
-
-type errorDetail struct {
-	Code        flexCode `json:"code"`
-	Message     string   `json:"message"`
-	Description string   `json:"description"`
-}
-
-// flexCode is an error code sent as a JSON number or a JSON string.
-type flexCode string
-
-func (c *flexCode) UnmarshalJSON(data []byte) error {
-	data = bytes.TrimSpace(data)
-	if len(data) > 0 && data[0] == '"' {
-		var s string
-		if err := json.Unmarshal(data, &s); err != nil {
-			return err
-		}
-		*c = flexCode(strings.TrimSpace(s))
-		return nil
-	}
-	if bytes.Equal(data, []byte("null")) {
-		return nil
-	}
-	var n json.Number
-	if err := json.Unmarshal(data, &n); err != nil {
-		return err
-	}
-	*c = flexCode(n.String())
-	return nil
-}
-
-// decodeError extracts the code and text of an error body. It never fails:
-// an unknown shape gives an empty code and message (the caller keeps the raw
-// body).
+// decodeError extracts the code and text of an error body. Pages disagree
+// on its shape: the code may be a number (50001, 50001.0, 5.0001e4) or a
+// string ("50001"), the text may be in message or description and may itself
+// be an object, and some proxies put them at the top level or in an
+// "errors" list. Every shape is read as far as it goes and it never fails:
+// what it cannot read gives an empty code or message (the caller keeps the
+// raw body).
 func decodeError(data []byte) (code, message string) {
-	var b errorBody
-	if json.Unmarshal(data, &b) != nil {
+	top, ok := jsonObject(data)
+	if !ok {
 		return "", ""
 	}
-	code, message = string(b.Code), firstNonEmpty(b.Message, b.Description)
-	var d errorDetail
-	if len(b.Error) > 0 && json.Unmarshal(b.Error, &d) == nil {
-		if d.Code != "" {
-			code = string(d.Code)
-		}
-		if m := firstNonEmpty(d.Message, d.Description); m != "" {
-			message = m
-		}
-	} else if len(b.Error) > 0 && message == "" {
-		// {"error":"server_error", ...}: a string where an object was expected.
-		var s string
-		if json.Unmarshal(b.Error, &s) == nil {
-			message = s
+	code = codeOf(field(top, "code"), 0)
+	message = firstNonEmpty(textOf(field(top, "message")), textOf(field(top, "description")))
+	inner := field(top, "error")
+	if inner == nil {
+		// {"errors":[{"code":50001,"message":"..."}]}
+		var list []json.RawMessage
+		if json.Unmarshal(field(top, "errors"), &list) == nil && len(list) > 0 {
+			inner = list[0]
 		}
 	}
+	if d, ok := jsonObject(inner); ok {
+		if c := codeOf(field(d, "code"), 0); c != "" {
+			code = c
+		}
+		if m := firstNonEmpty(textOf(field(d, "message")), textOf(field(d, "description"))); m != "" {
+			message = m
+		}
+	} else if inner != nil && message == "" {
+		// {"error":"server_error", ...}: a string where an object was expected.
+		message = textOf(inner)
+	}
 	return code, message
+}
+
+// jsonObject decodes data as a JSON object, reporting false when it is not
+// one.
+func jsonObject(data []byte) (map[string]json.RawMessage, bool) {
+	data = bytes.TrimSpace(data)
+	if len(data) == 0 || data[0] != '{' {
+		return nil, false
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(data, &m) != nil {
+		return nil, false
+	}
+	return m, true
+}
+
+// field returns the member name of m, matched as encoding/json matches
+// struct fields (an exact match first, then any case); nil when absent or
+// null.
+func field(m map[string]json.RawMessage, name string) json.RawMessage {
+	v, ok := m[name]
+	if !ok {
+		for k, kv := range m {
+			if strings.EqualFold(k, name) {
+				v, ok = kv, true
+				break
+			}
+		}
+	}
+	if !ok || bytes.Equal(bytes.TrimSpace(v), []byte("null")) {
+		return nil
+	}
+	return v
+}
+
+// maxCodeDepth bounds how deep codeOf looks into nested objects and lists.
+const maxCodeDepth = 4
+
+// codeOf reads an error code from any JSON value: a number (an integral
+// float such as 50001.0 gives "50001"), a string (trimmed, and normalised
+// the same way when it holds a number), an object holding code, value or id,
+// or a list whose first element holds one. Anything else gives "".
+func codeOf(raw json.RawMessage, depth int) string {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || depth > maxCodeDepth {
+		return ""
+	}
+	switch raw[0] {
+	case '"':
+		var s string
+		if json.Unmarshal(raw, &s) != nil {
+			return ""
+		}
+		return canonicalCode(strings.TrimSpace(s))
+	case '{':
+		m, ok := jsonObject(raw)
+		if !ok {
+			return ""
+		}
+		for _, name := range []string{"code", "value", "id"} {
+			if c := codeOf(field(m, name), depth+1); c != "" {
+				return c
+			}
+		}
+		return ""
+	case '[':
+		var list []json.RawMessage
+		if json.Unmarshal(raw, &list) != nil || len(list) == 0 {
+			return ""
+		}
+		return codeOf(list[0], depth+1)
+	case 't', 'f', 'n':
+		return ""
+	default:
+		var n json.Number
+		if json.Unmarshal(raw, &n) != nil {
+			return ""
+		}
+		return canonicalCode(n.String())
+	}
+}
+
+// canonicalCode writes a code that is an integral number in decimal digits
+// ("50001.0", "5.0001e4" and "050001" all give "50001"); any other text is
+// kept as it is.
+func canonicalCode(s string) string {
+	if s == "" || strings.IndexFunc(s, func(r rune) bool { return !strings.ContainsRune("0123456789+-.eE", r) }) >= 0 {
+		return s
+	}
+	if v, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return strconv.FormatInt(v, 10)
+	}
+	// 9007199254740993.0: exact, where a float64 would round.
+	if whole, frac, ok := strings.Cut(s, "."); ok && strings.Trim(frac, "0") == "" {
+		if v, err := strconv.ParseInt(whole, 10, 64); err == nil {
+			return strconv.FormatInt(v, 10)
+		}
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f != math.Trunc(f) || math.Abs(f) >= 1<<53 {
+		return s
+	}
+	return strconv.FormatInt(int64(f), 10)
+}
+
+// textOf reads an error text from any JSON value: a string as it is, an
+// object's message, description or text member, and anything else (a
+// number, a list, an object without those) as its compact JSON, which keeps
+// the evidence.
+func textOf(raw json.RawMessage) string {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return ""
+	}
+	if raw[0] == '"' {
+		var s string
+		if json.Unmarshal(raw, &s) == nil {
+			return s
+		}
+		return ""
+	}
+	if m, ok := jsonObject(raw); ok {
+		for _, name := range []string{"message", "description", "text"} {
+			if v := field(m, name); len(v) > 0 && v[0] == '"' {
+				if t := strings.TrimSpace(textOf(v)); t != "" {
+					return t
+				}
+			}
+		}
+	}
+	var b bytes.Buffer
+	if json.Compact(&b, raw) != nil {
+		return ""
+	}
+	return b.String()
 }
 
 func firstNonEmpty(s ...string) string {

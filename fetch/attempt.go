@@ -170,9 +170,12 @@ func putBuffer(b *bytes.Buffer) {
 	buffers.Put(b)
 }
 
-// validHeaderValue reports whether s can go into a header as is: no white
-// space or control characters inside (a pasted token with a newline would
-// otherwise fail far from its cause).
+// ValidHeaderValue reports whether s can go into the APIKEY or
+// Authorization header as is: no white space or control characters (a
+// pasted token with a newline would otherwise fail far from its cause).
+func ValidHeaderValue(s string) bool { return validHeaderValue(s) }
+
+// validHeaderValue is ValidHeaderValue.
 func validHeaderValue(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c <= ' ' || c == 0x7f {

@@ -111,6 +111,9 @@ func New(cfg Config) (*Client, error) {
 	if !validHeaderValue(cfg.APIKey) {
 		return nil, errors.New("api key: white space or control characters inside")
 	}
+	if cfg.APIKey != "" && len(cfg.APIKey) < MinSecretLen {
+		return nil, fmt.Errorf("api key: shorter than %d characters, not a key", MinSecretLen)
+	}
 	if math.IsNaN(cfg.Rate) || cfg.Rate < 0 {
 		return nil, fmt.Errorf("rate %v: must be 0 (unlimited) or more", cfg.Rate)
 	}
@@ -226,6 +229,7 @@ func (c *Client) Fetch(ctx context.Context, processID string) (reconcile.Result,
 		return res, nil
 	}
 	renewed := false
+	renewals := 0 // attempts repeated after a token renewal: not retries
 	for n := 1; ; n++ {
 		sentAt, err := c.pacer.wait(ctx)
 		if err != nil {
@@ -249,7 +253,7 @@ func (c *Client) Fetch(ctx context.Context, processID string) (reconcile.Result,
 			return res, fmt.Errorf("fetch %s: %w", id, err)
 		}
 		v := c.policy.Decide(Attempt{
-			N: n, HTTPStatus: o.status, Code: o.code, Err: o.err,
+			N: n - renewals, HTTPStatus: o.status, Code: o.code, Err: o.err,
 			RetryAfter: o.retryAfter, Now: o.at, Renewed: renewed,
 			Jitter: rand.Float64(),
 		})
@@ -294,6 +298,7 @@ func (c *Client) Fetch(ctx context.Context, processID string) (reconcile.Result,
 				return res, newFatal(o.api, scrubError(err, scrubber(c.apiKey, token)))
 			}
 			renewed = true
+			renewals++
 		}
 	}
 }
@@ -320,6 +325,11 @@ func (c *Client) token(ctx context.Context) (string, error) {
 	tok, err := c.tokens.Token(ctx)
 	if err != nil {
 		return "", fmt.Errorf("access token: %w", scrubError(err, scrubber(c.apiKey)))
+	}
+	// Go refuses such a header before sending it: every process would
+	// burn its retries on a failure no retry mends.
+	if tok != "" && (!validHeaderValue(tok) || len(tok) < MinSecretLen) {
+		return "", fmt.Errorf("access token: %w", errUnusableToken)
 	}
 	return tok, nil
 }
@@ -350,6 +360,9 @@ func (c *Client) renew(ctx context.Context, expired string) error {
 	c.log.LogAttrs(ctx, slog.LevelInfo, "access token renewed")
 	return nil
 }
+
+// errUnusableToken: a token source gave a token that cannot be sent.
+var errUnusableToken = fmt.Errorf("the token source gave a token that holds white space or control characters, or is shorter than %d characters", MinSecretLen)
 
 func sleep(ctx context.Context, d time.Duration) error {
 	if d <= 0 {

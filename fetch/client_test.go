@@ -79,6 +79,10 @@ func TestClient_Fetch(t *testing.T) {
 			summary{NotFound: true, HTTPStatus: 404, ErrorCode: "50001", Attempts: 1}, nil},
 		{"NotFoundStringCode", []reply{{404, MustReadFixture(t, "not_found_string_code.json"), nil}},
 			summary{NotFound: true, HTTPStatus: 404, ErrorCode: "50001", Attempts: 1}, nil},
+		{"NotFoundFloatCodeObjectMessage", []reply{{404, MustReadFixture(t, "not_found_float_code.json"), nil}},
+			summary{NotFound: true, HTTPStatus: 404, ErrorCode: "50001", Attempts: 1}, nil},
+		{"NotFoundCodeInErrorsList", []reply{{404, []byte(`{"errors":[{"code":"50001.0","message":["gone"]}]}`), nil}},
+			summary{NotFound: true, HTTPStatus: 404, ErrorCode: "50001", Attempts: 1}, nil},
 		{"ErrNotFoundWithoutCode", []reply{{404, []byte("404 page not found\n"), nil}},
 			summary{HTTPStatus: 404, Attempts: 1, Unverified: true}, nil},
 		{"ErrBadProcessID", []reply{{400, MustReadFixture(t, "error_20023.json"), nil}},
@@ -664,6 +668,8 @@ func TestNew(t *testing.T) {
 		{"ErrQuery", fetch.Config{BaseURL: "https://api.id.unico.app?a=b"}, false},
 		{"ErrNegativeRate", fetch.Config{BaseURL: "https://api.id.unico.app", Rate: -1}, false},
 		{"ErrKeyWithNewline", fetch.Config{BaseURL: "https://api.id.unico.app", APIKey: "abc\n"}, false},
+		{"ErrKeyTooShort", fetch.Config{BaseURL: "https://api.id.unico.app", APIKey: "abc1234"}, false},
+		{"OKKeyOfEight", fetch.Config{BaseURL: "https://api.id.unico.app", APIKey: "abc12345"}, true},
 		{"ErrNegativeTimeout", fetch.Config{BaseURL: "https://api.id.unico.app", Timeout: -time.Second}, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -154,12 +154,18 @@ func fatalCause(code string) (cause, hint string) {
 	}
 }
 
-// scrubber returns a function that replaces every non-empty secret in a
-// string with "[redacted]".
+// MinSecretLen is the length below which a value is not a secret: an API
+// key or access token shorter than this is refused (New, OpenTokenFile,
+// the token endpoint's answer), and the scrubber leaves such values alone,
+// since replacing a one-letter "secret" everywhere garbles every message.
+const MinSecretLen = 8
+
+// scrubber returns a function that replaces every secret of at least
+// MinSecretLen bytes in a string with "[redacted]".
 func scrubber(secrets ...string) func(string) string {
 	return func(s string) string {
 		for _, sec := range secrets {
-			if sec != "" && strings.Contains(s, sec) {
+			if len(sec) >= MinSecretLen && strings.Contains(s, sec) {
 				s = strings.ReplaceAll(s, sec, "[redacted]")
 			}
 		}

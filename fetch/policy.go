@@ -171,13 +171,16 @@ func (p Policy) Backoff(n int, jitter float64) time.Duration {
 }
 
 // retryAfter parses a Retry-After value: seconds or an HTTP date, counted
-// from now. It reports false when v is absent or neither.
+// from now. It reports false when v is absent or neither. Seconds too many
+// for a Duration are the longest one (RFC 9110 1.2.2: large numbers must
+// not overflow), which the caller caps.
 func retryAfter(v string, now time.Time) (time.Duration, bool) {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0, false
 	}
-	if secs, err := strconv.ParseUint(v, 10, 63); err == nil {
+	// ParseUint gives ErrRange, and the largest value, only for digits.
+	if secs, err := strconv.ParseUint(v, 10, 63); err == nil || errors.Is(err, strconv.ErrRange) {
 		const maxSecs = uint64(1<<63-1) / uint64(time.Second)
 		return time.Duration(min(secs, maxSecs)) * time.Second, true
 	}

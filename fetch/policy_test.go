@@ -60,7 +60,9 @@ func TestPolicy_Decide(t *testing.T) {
 		{"RateLimitedHTTPDate", fetch.Attempt{N: 1, HTTPStatus: 429, RetryAfter: httpDate, Now: now}, fetch.Verdict{Action: fetch.Retry, Delay: 7 * time.Second, Pause: 7 * time.Second, Reason: "rate limited"}},
 		{"RateLimitedPastDate", fetch.Attempt{N: 1, HTTPStatus: 429, RetryAfter: pastDate, Now: now}, fetch.Verdict{Action: fetch.Retry, Reason: "rate limited"}},
 		{"RateLimitedCapped", fetch.Attempt{N: 1, HTTPStatus: 429, RetryAfter: "3600", Now: now}, fetch.Verdict{Action: fetch.Retry, Delay: time.Minute, Pause: time.Minute, Reason: "rate limited"}},
-		{"RateLimitedHuge", fetch.Attempt{N: 1, HTTPStatus: 429, RetryAfter: "99999999999999999999", Now: now}, fetch.Verdict{Action: fetch.Retry, Delay: 500 * time.Millisecond, Pause: 500 * time.Millisecond, Reason: "rate limited"}},
+		// Found by FuzzRetryAfter: delay-seconds past 2^63 were garbage,
+		// so the server's "wait very long" became a half-second back-off.
+		{"RateLimitedHuge", fetch.Attempt{N: 1, HTTPStatus: 429, RetryAfter: "99999999999999999999", Now: now}, fetch.Verdict{Action: fetch.Retry, Delay: time.Minute, Pause: time.Minute, Reason: "rate limited"}},
 		{"RateLimitedNoHeader", fetch.Attempt{N: 1, HTTPStatus: 429, Now: now}, fetch.Verdict{Action: fetch.Retry, Delay: 500 * time.Millisecond, Pause: 500 * time.Millisecond, Reason: "rate limited"}},
 		{"RateLimitedNoHeaderThird", fetch.Attempt{N: 3, HTTPStatus: 429, Jitter: 0.5, Now: now}, fetch.Verdict{Action: fetch.GiveUp, Pause: 3 * time.Second, Reason: "rate limited, retries spent"}},
 		{"RateLimitedGarbageHeader", fetch.Attempt{N: 2, HTTPStatus: 429, RetryAfter: "soon", Now: now}, fetch.Verdict{Action: fetch.Retry, Delay: time.Second, Pause: time.Second, Reason: "rate limited"}},

@@ -49,6 +49,9 @@ func TestServiceAccount_ErrEndpoint(t *testing.T) {
 		},
 			200, "", "no usable token"},
 		{"NotJSON", func(w http.ResponseWriter, _ string) { _, _ = w.Write([]byte(`access_token=x`)) }, 200, "", "no usable token"},
+		{"TokenTooShort", func(w http.ResponseWriter, _ string) {
+			_, _ = w.Write([]byte(`{"access_token":"abc","token_type":"Bearer","expires_in":3600}`))
+		}, 200, "", "shorter than 8 characters"},
 		{"OtherTokenType", func(w http.ResponseWriter, _ string) {
 			_, _ = w.Write([]byte(`{"access_token":"sa-token-leak","token_type":"mac","expires_in":3600}`))
 		}, 200, "", `token_type "mac"`},

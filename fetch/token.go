@@ -115,6 +115,9 @@ func readTokenFile(path string) (string, error) {
 	if !validHeaderValue(tok) {
 		return "", fmt.Errorf("read token file %s: %w", path, errTokenFileJunk)
 	}
+	if len(tok) < MinSecretLen {
+		return "", fmt.Errorf("read token file %s: %w", path, errTokenFileShort)
+	}
 	return tok, nil
 }
 
@@ -122,4 +125,5 @@ var (
 	errTokenFileEmpty    = errors.New("file holds no token")
 	errTokenFileTooLarge = errors.New("file is larger than 64 KiB: not a token")
 	errTokenFileJunk     = errors.New("file holds white space or control characters inside the token")
+	errTokenFileShort    = fmt.Errorf("the token in the file is shorter than %d characters: not a token", MinSecretLen)
 )

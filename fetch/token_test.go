@@ -36,6 +36,7 @@ func TestOpenTokenFile(t *testing.T) {
 		{"OKTrimmed", "  abc.def.ghi\r\n\n", "abc.def.ghi", true},
 		{"ErrEmpty", " \n", "", false},
 		{"ErrTwoLines", "abc\ndef\n", "", false},
+		{"ErrTooShort", "abc1234\n", "", false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			f, err := fetch.OpenTokenFile(MustWriteFile(t, tt.content))
@@ -61,23 +62,23 @@ func TestOpenTokenFile(t *testing.T) {
 }
 
 func TestTokenFile_Renew(t *testing.T) {
-	path := MustWriteFile(t, "old\n")
+	path := MustWriteFile(t, "old-token\n")
 	f, err := fetch.OpenTokenFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if _, err := f.Renew(ctx, "old"); !errors.Is(err, fetch.ErrTokenNotRenewed) {
+	if _, err := f.Renew(ctx, "old-token"); !errors.Is(err, fetch.ErrTokenNotRenewed) {
 		t.Fatalf("Renew with the file unchanged: %v, want ErrTokenNotRenewed", err)
 	}
-	if err := os.WriteFile(path, []byte(" new \n"), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(" new-token \n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := f.Renew(ctx, "old"); err != nil || got != "new" {
-		t.Fatalf("Renew=%q, %v; want %q", got, err, "new")
+	if got, err := f.Renew(ctx, "old-token"); err != nil || got != "new-token" {
+		t.Fatalf("Renew=%q, %v; want %q", got, err, "new-token")
 	}
-	if got, _ := f.Token(ctx); got != "new" {
-		t.Fatalf("Token()=%q after Renew, want %q", got, "new")
+	if got, _ := f.Token(ctx); got != "new-token" {
+		t.Fatalf("Token()=%q after Renew, want %q", got, "new-token")
 	}
 }
 
@@ -171,6 +172,53 @@ func TestClient_Fetch_TokenExpired(t *testing.T) {
 			t.Fatalf("server saw %d requests, want %d (one renewal)", got, want)
 		}
 	})
+}
+
+// TestClient_Fetch_RenewalNotARetry: the attempt repeated after a token
+// renewal does not use up one of the process's retries.
+func TestClient_Fetch_RenewalNotARetry(t *testing.T) {
+	ok := MustReadFixture(t, "ok.json")
+	expired := MustReadFixture(t, "error_10502.json")
+	var fresh atomic.Int64
+	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer fresh-token" {
+			reply{403, expired, nil}.write(w, askID)
+			return
+		}
+		if fresh.Add(1) == 1 {
+			reply{503, nil, nil}.write(w, askID)
+			return
+		}
+		reply{200, ok, nil}.write(w, askID)
+	})
+	src := &countingSource{token: "stale-token"}
+	c := MustNew(t, srv, fetch.Config{Tokens: src, MaxRetries: 1})
+	res, err := c.Fetch(context.Background(), askID)
+	if err != nil || res.Remote == nil {
+		t.Fatalf("Fetch=%+v, %v; want the process: expired, renewed, 503, retried once, 200", res, err)
+	}
+	if got, want := res.Attempts, 3; got != want {
+		t.Fatalf("Attempts=%d, want %d", got, want)
+	}
+	if got := src.renewed.Load(); got != 1 {
+		t.Fatalf("%d renewals, want 1", got)
+	}
+}
+
+// TestClient_Fetch_ErrUnusableToken: a token that cannot be a header stops
+// the run before anything is sent, instead of failing every request.
+func TestClient_Fetch_ErrUnusableToken(t *testing.T) {
+	for _, tok := range []string{testToken + "\n", "tok en-with-space", "sh0rt"} {
+		f, srv := newFake(t, reply{200, MustReadFixture(t, "ok.json"), nil})
+		c := MustNew(t, srv, fetch.Config{Tokens: fetch.StaticToken(tok)})
+		_, err := c.Fetch(context.Background(), askID)
+		if err == nil || !strings.Contains(err.Error(), "access token") || strings.Contains(err.Error(), strings.TrimSpace(tok)) {
+			t.Fatalf("Fetch with token %q: %v, want an error naming the access token, not showing it", tok, err)
+		}
+		if n := f.requests(); n != 0 {
+			t.Fatalf("server saw %d requests, want none", n)
+		}
+	}
 }
 
 // countingSource is a token source that counts renewals.

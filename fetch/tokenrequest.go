@@ -44,9 +44,9 @@ func (s *ServiceAccount) request(ctx context.Context) (string, time.Duration, er
 		}
 	}
 	scrub = scrubber(tr.assertion, tok.AccessToken)
-	if tok.AccessToken == "" || !validHeaderValue(tok.AccessToken) {
+	if len(tok.AccessToken) < MinSecretLen || !validHeaderValue(tok.AccessToken) {
 		return "", 0, &TokenError{Endpoint: s.endpoint, HTTPStatus: tr.status,
-			Err: fmt.Errorf("%w: access_token is empty or holds white space", errNoToken)}
+			Err: fmt.Errorf("%w: access_token is shorter than %d characters or holds white space", errNoToken, MinSecretLen)}
 	}
 	if typ := tok.TokenType; typ != "" && !strings.EqualFold(typ, "Bearer") {
 		return "", 0, &TokenError{Endpoint: s.endpoint, HTTPStatus: tr.status,
