@@ -2,8 +2,8 @@ package reports_test
 
 import (
 	"bytes"
-	"os"
 	"errors"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
