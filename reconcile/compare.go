@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -150,7 +151,7 @@ func diffFields(local, remote Outcome) []FieldDiff {
 		case l == nil:
 		case r == nil:
 			diffs = append(diffs, FieldDiff{Name: name, Local: formatNumber(*l)})
-		case *l != *r:
+		case *l != *r && !(math.IsNaN(*l) && math.IsNaN(*r)): // no source passes NaN; still, it is itself
 			diffs = append(diffs, FieldDiff{Name: name, Local: formatNumber(*l), Remote: formatNumber(*r)})
 		}
 	}

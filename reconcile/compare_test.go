@@ -3,6 +3,7 @@ package reconcile_test
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -271,6 +272,8 @@ func TestCompare_Fields(t *testing.T) {
 
 		// Score: numbers, not text.
 		{name: "Score87Vs87.0", local: O{Score: floatp(87)}, remote: O{Score: floatp(87.0)}},
+		// Found by FuzzCompare: NaN is not equal to itself in Go.
+		{name: "ScoreNaNBothSides", local: O{Score: floatp(math.NaN())}, remote: O{Score: floatp(math.NaN())}},
 		{name: "ScoreNegativeEqual", local: O{Score: floatp(-100)}, remote: O{Score: floatp(-100)}},
 		{name: "ScoreNegativeDiffers", local: O{Score: floatp(-1)}, remote: O{Score: floatp(1)},
 			want: []F{{"score", "-1", "1"}}, wantString: "score=-1->1"},
