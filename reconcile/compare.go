@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -28,7 +29,7 @@ import (
 //     and now.Sub(SavedAt) > staleAfter, Pending otherwise.
 //
 // Strings are compared without regard to case or surrounding space, numbers
-// by value; the values in Fields are trimmed but otherwise kept as they are.
+// by value; the values in Fields are trimmed and made Printable.
 // Local, Remote, HTTPStatus, ErrorCode, FetchedAt, Attempts and RateLimited
 // are always copied from l and r. Detail is set for every listed kind.
 //
@@ -102,11 +103,13 @@ func Compare(l Local, r Result, now time.Time, staleAfter time.Duration) Discrep
 
 // Invalid returns the verdict on a row that cannot be used (l.Invalid set):
 // InvalidInput, with Detail = l.Invalid's text. Such a row is never fetched.
+// Its ProcessID, which may hold anything, becomes Printable.
 func Invalid(l Local) Discrepancy {
 	detail := "row cannot be used"
 	if l.Invalid != nil {
 		detail = l.Invalid.Error()
 	}
+	l.ProcessID = Printable(l.ProcessID)
 	return Discrepancy{Kind: InvalidInput, Local: l, Detail: detail}
 }
 
@@ -140,7 +143,7 @@ func diffFields(local, remote Outcome) []FieldDiff {
 	str := func(name, l, r string) {
 		l, r = strings.TrimSpace(l), strings.TrimSpace(r)
 		if l != "" && !strings.EqualFold(l, r) {
-			diffs = append(diffs, FieldDiff{Name: name, Local: l, Remote: r})
+			diffs = append(diffs, FieldDiff{Name: name, Local: Printable(l), Remote: Printable(r)})
 		}
 	}
 	num := func(name string, l, r *float64) {
@@ -148,7 +151,7 @@ func diffFields(local, remote Outcome) []FieldDiff {
 		case l == nil:
 		case r == nil:
 			diffs = append(diffs, FieldDiff{Name: name, Local: formatNumber(*l)})
-		case *l != *r:
+		case *l != *r && !(math.IsNaN(*l) && math.IsNaN(*r)): // no source passes NaN; still, it is itself
 			diffs = append(diffs, FieldDiff{Name: name, Local: formatNumber(*l), Remote: formatNumber(*r)})
 		}
 	}

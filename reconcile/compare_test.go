@@ -3,6 +3,8 @@ package reconcile_test
 import (
 	"errors"
 	"fmt"
+	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -251,6 +253,14 @@ func TestCompare_Fields(t *testing.T) {
 		{name: "UnknownRemoteFraudstersCaseKept", local: O{IdentityFraudsters: "inconclusive"}, remote: O{IdentityFraudsters: "Suspicious"},
 			want: []F{{"identityFraudsters.result", "inconclusive", "Suspicious"}}, wantString: "identityFraudsters.result=inconclusive->Suspicious"},
 		{name: "UnknownValueBothSides", local: O{IdentityFraudsters: "suspicious"}, remote: O{IdentityFraudsters: "SUSPICIOUS"}},
+		// A remote value that would split the fields column, or that is not
+		// text, is quoted; one too long is cut.
+		{name: "RemoteValueWithSeparators", local: O{UnicoID: "yes", Liveness: intp(1)}, remote: O{UnicoID: "no;liveness=2->1", Liveness: intp(1)},
+			want: []F{{"unicoId.result", "yes", "no;liveness=2->1"}}, wantString: `unicoId.result=yes->"no;liveness=2->1"`},
+		{name: "RemoteValueControl", local: O{IdentityFraudsters: "yes"}, remote: O{IdentityFraudsters: "a\x00\x1b[2J\xff"},
+			want: []F{{"identityFraudsters.result", "yes", `"a\x00\x1b[2J\xff"`}}, wantString: `identityFraudsters.result=yes->"a\x00\x1b[2J\xff"`},
+		{name: "RemoteValueLong", local: O{UnicoID: "yes"}, remote: O{UnicoID: strings.Repeat("n", 300)},
+			want: []F{{"unicoId.result", "yes", strings.Repeat("n", 128) + "…(300 bytes)"}}, wantString: "unicoId.result=yes->" + strings.Repeat("n", 128) + "…(300 bytes)"},
 
 		// Serpro: -1 and -2 are values like any other.
 		{name: "SerproMinus1VsMinus2", local: O{Serpro: intp(-1)}, remote: O{Serpro: intp(-2)},
@@ -262,6 +272,8 @@ func TestCompare_Fields(t *testing.T) {
 
 		// Score: numbers, not text.
 		{name: "Score87Vs87.0", local: O{Score: floatp(87)}, remote: O{Score: floatp(87.0)}},
+		// Found by FuzzCompare: NaN is not equal to itself in Go.
+		{name: "ScoreNaNBothSides", local: O{Score: floatp(math.NaN())}, remote: O{Score: floatp(math.NaN())}},
 		{name: "ScoreNegativeEqual", local: O{Score: floatp(-100)}, remote: O{Score: floatp(-100)}},
 		{name: "ScoreNegativeDiffers", local: O{Score: floatp(-1)}, remote: O{Score: floatp(1)},
 			want: []F{{"score", "-1", "1"}}, wantString: "score=-1->1"},
@@ -599,6 +611,13 @@ func TestInvalid(t *testing.T) {
 		}
 		if diff := cmp.Diff(want, reconcile.Invalid(l), cmpopts.EquateErrors()); diff != "" {
 			t.Errorf("Invalid mismatch (-want +got):\n%s", diff)
+		}
+	})
+	t.Run("HostileProcessID", func(t *testing.T) {
+		l := reconcile.Local{Row: 5, ProcessID: "\x00\x1b[2J" + strings.Repeat("x", 1<<20), Invalid: errors.New("bad")}
+		d := reconcile.Invalid(l)
+		if got, want := d.Local.ProcessID, `"\x00\x1b[2J`+strings.Repeat("x", 123)+`"…(1048581 bytes)`; got != want {
+			t.Fatalf("ProcessID=%.200q, want %.200q", got, want)
 		}
 	})
 	t.Run("NilInvalid", func(t *testing.T) {

@@ -22,8 +22,12 @@ type FieldDiff struct {
 	Remote string
 }
 
-// String formats the difference as name=local->remote.
-func (f FieldDiff) String() string { return f.Name + "=" + f.Local + "->" + f.Remote }
+// String formats the difference as name=local->remote. A value that holds
+// ";", "->" or a quote is Go-quoted (see Printable), so that the fields column
+// reads back one way only.
+func (f FieldDiff) String() string {
+	return f.Name + "=" + fieldValue(f.Local) + "->" + fieldValue(f.Remote)
+}
 
 // Discrepancy is the verdict on one saved row. Kinds Match and Pending are
 // verdicts too, but only Listed kinds go into the reports.

@@ -26,7 +26,8 @@ type Fetcher interface {
 	// Fetch returns the answer for one canonical process id. A failure that
 	// concerns only this process (network, 5xx, 429, timeout, malformed body)
 	// is reported in Result.Err. A non-nil error means the run cannot go on:
-	// a fatal API error (bad credentials, missing header) or ctx's error.
+	// a fatal API error (bad credentials, missing header) or ctx's error;
+	// Result then still counts the requests sent (Attempts, RateLimited).
 	// Fetch is safe for concurrent use.
 	Fetch(ctx context.Context, processID string) (Result, error)
 }
@@ -209,7 +210,9 @@ func Run(ctx context.Context, src Source, f Fetcher, sink Sink, opt Options) (Su
 				return p.done(n, d)
 			}
 			interrupted.Store(true)
-			derr := p.done(n, Interrupted(l, DetailInterrupted))
+			d := Interrupted(l, DetailInterrupted)
+			d.Attempts, d.RateLimited = r.Attempts, r.RateLimited // sent, so counted
+			derr := p.done(n, d)
 			if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 				return derr // a signal: the rest is counted, not fatal
 			}

@@ -2,9 +2,13 @@ package reports_test
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -40,6 +44,9 @@ func TestGolden(t *testing.T) {
 			{Kind: reconcile.Match, Local: reconcile.Local{Row: 3, ProcessID: idB}, HTTPStatus: 200, Attempts: 1},
 			{Kind: reconcile.Unverified, Local: reconcile.Local{Row: 4, ProcessID: idC}, Detail: "run interrupted before this process was fetched"},
 		}, true, false},
+		// Hostile values from the outside, through the verdicts' own
+		// constructors: every report shows them capped and printable.
+		{"hostile_values", hostileValues(), false, false},
 		// A re-check that carried two answers over and recovered one of two.
 		{"recheck", []reconcile.Discrepancy{
 			allKinds()[0],
@@ -92,5 +99,29 @@ func TestGolden(t *testing.T) {
 				t.Fatalf("files %q, want %q", got, want)
 			}
 		})
+	}
+}
+
+// hostileValues is a run whose invalid rows hold what a hostile or broken source
+// may: a 1 MiB process_id, NUL and control bytes, invalid UTF-8, HTML; and
+// whose API answer holds values that would split the fields column. The
+// verdicts are made as the pipeline makes them (reconcile.Invalid, Compare).
+func hostileValues() []reconcile.Discrepancy {
+	bad := func(row int, id string) reconcile.Discrepancy {
+		return reconcile.Invalid(reconcile.Local{Row: row, ProcessID: id,
+			Invalid: errors.New("saved.csv: row " + strconv.Itoa(row) + ", column process_id: is not a UUID")})
+	}
+	l := reconcile.Local{Row: 7, ProcessID: idA, Outcome: reconcile.Outcome{
+		Status: reconcile.StatusFinished, UnicoID: "yes", IdentityFraudsters: "yes"}}
+	r := reconcile.Result{Remote: &reconcile.Remote{ID: idA, Outcome: reconcile.Outcome{
+		Status: reconcile.StatusFinished, UnicoID: "no;liveness=1->2", IdentityFraudsters: "\"x\"\x00</td>"}},
+		HTTPStatus: 200, FetchedAt: t0, Attempts: 1}
+	return []reconcile.Discrepancy{
+		bad(2, strings.Repeat("9", 1<<20)),
+		bad(3, "ab\x00cd"),
+		bad(4, "\x1b[2J\r\n=cmd|' /C calc'!A0"),
+		bad(5, "caf\xe9\xff"),
+		bad(6, "<script>alert(1)</script>"),
+		reconcile.Compare(l, r, t0, time.Hour),
 	}
 }

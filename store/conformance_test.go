@@ -137,10 +137,10 @@ func conformanceWant() []reconcile.Local {
 		{Row: 2, ProcessID: id(2), SavedAt: at("2024-05-01T10:00:00Z"), Outcome: reconcile.Outcome{
 			Status: 3, UnicoID: "yes", IdentityFraudsters: "yes", Serpro: ptr(95), Liveness: ptr(1), Score: ptr(87.0)}},
 		{Row: 3, ProcessID: "0a3e1f4c-9b2d-4e8f-a1c3-5d6e7f8091a2", SavedAt: at("2024-05-01T10:00:00.123456789Z"), Outcome: reconcile.Outcome{
-			Status: 3, UnicoID: "yes", IdentityFraudsters: "inconclusive", Serpro: ptr(-1), Liveness: ptr(2), Score: ptr(87.5)}},
+			Status: 3, UnicoID: "yes", IdentityFraudsters: "inconclusive", Serpro: ptr(-1), Liveness: ptr(2), Score: ptr(87.0)}},
 		{Row: 4, ProcessID: id(4)},
 		{Row: 5, ProcessID: id(5), SavedAt: at("2024-05-01T10:00:00Z"), Outcome: reconcile.Outcome{
-			Status: 1, UnicoID: "no", IdentityFraudsters: "suspicious", Serpro: ptr(-2), Liveness: ptr(2), Score: ptr(-100.0)}},
+			Status: 1, UnicoID: "no", IdentityFraudsters: "inconclusive", Serpro: ptr(-2), Liveness: ptr(2), Score: ptr(-100.0)}},
 		{Row: 6, ProcessID: id(6), SavedAt: at("2024-05-01T10:00:00.5Z"), Outcome: reconcile.Outcome{
 			Status: 4, UnicoID: "no", IdentityFraudsters: "yes", Serpro: ptr(0), Liveness: ptr(1), Score: ptr(0.0)}},
 		{Row: 7, ProcessID: id(7), SavedAt: at("2024-05-01T10:00:00Z"), Outcome: reconcile.Outcome{
@@ -152,7 +152,7 @@ func conformanceWant() []reconcile.Local {
 		invalid(12, id(12), "status", "x", "is not a status 1..5"),
 		invalid(13, id(13), "status", "3.5", "is not a status 1..5"),
 		invalid(14, id(14), "unico_id_result", "maybe", "is not yes, no or inconclusive"),
-		invalid(15, id(15), "identity_fraudsters_result", "no", "is not yes, inconclusive or suspicious"),
+		invalid(15, id(15), "identity_fraudsters_result", "no", "is not yes or inconclusive"),
 		invalid(16, id(16), "serpro_score", "101", "is not a serpro score 0..100, -1 or -2"),
 		invalid(17, id(17), "serpro_score", "-3", "is not a serpro score 0..100, -1 or -2"),
 		invalid(18, id(18), "liveness", "3", "is not a liveness 1 or 2"),
@@ -166,6 +166,9 @@ func conformanceWant() []reconcile.Local {
 		invalid(26, id(26), "unico_id_result", strings.Repeat("A", 100), "is not yes, no or inconclusive"),
 		invalid(27, id(27), "unico_id_result", "ye\ns", "is not yes, no or inconclusive"),
 		{Row: 28, ProcessID: id(28), Outcome: reconcile.Outcome{Status: 2}},
+		invalid(29, id(29), "identity_fraudsters_result", "suspicious", "is not yes or inconclusive"),
+		invalid(30, id(30), "score", "87.5", "is not an integer score"),
+		invalid(31, id(31), "score", "-0.01", "is not an integer score"),
 	}
 }
 

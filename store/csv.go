@@ -82,9 +82,10 @@ type csvReader struct {
 	um      *gocsv.Unmarshaller
 	r       *csv.Reader
 	limit   *limitReader
-	base    int64 // bytes before the csv.Reader's offset 0 (a BOM)
-	fields  int   // fields in the header
-	pid     int   // index of process_id in the header
+	base    int64    // bytes before the csv.Reader's offset 0 (a BOM)
+	fields  int      // fields in the header
+	names   []string // the header's names, trimmed, in lower case
+	pid     int      // index of process_id in the header
 	missing []string
 }
 
@@ -136,7 +137,10 @@ func (c *CSV) start() (*csvReader, error) {
 	if err := h.um.RenormalizeHeaders(func([]string) []string { return names }); err != nil {
 		return nil, fmt.Errorf("%s: header: %w", c.path, err)
 	}
-	h.fields = len(names)
+	if h.r.InputOffset() > maxRowBytes {
+		return nil, fmt.Errorf("%s: %w: the header is longer than 1 MiB", c.path, ErrNotCSV)
+	}
+	h.fields, h.names = len(names), names
 	h.limit.max = h.base + h.r.InputOffset() + maxRowBytes + bufSize
 	return h, nil
 }
@@ -160,10 +164,19 @@ func (c *CSV) Each(ctx context.Context, fn func(reconcile.Local) error) error {
 		row++
 		next := h.r.InputOffset()
 		var l reconcile.Local
-		if err == nil {
+		switch {
+		case next-prev > maxRowBytes:
+			// The limit reader stops a longer one only once the read-ahead
+			// is used up too.
+			return fmt.Errorf("%s: %w: row %d: %v", c.path, ErrNotCSV, row, errRecordTooLong)
+		case err != nil:
+			if l, err = c.badRecord(h, row, prev, next, err); err != nil {
+				return err
+			}
+		case h.limit.nulIn(h.base+prev, h.base+next) && hasNUL(c.f, h.base+prev, h.base+next):
+			l = c.nulRecord(h, row, prev, next, v.(*rawRow))
+		default:
 			l = parseRow(c.path, row, v.(*rawRow))
-		} else if l, err = c.badRecord(h, row, prev, next, err); err != nil {
-			return err
 		}
 		prev = next
 		h.limit.max = h.base + next + maxRowBytes + bufSize
@@ -202,6 +215,22 @@ func (c *CSV) invalidRecord(h *csvReader, row int, rec []string, reason string) 
 	return reconcile.Local{Row: row, ProcessID: id, Invalid: &RowError{File: c.path, Row: row, Reason: reason}}
 }
 
+// nulRecord is a row that holds a NUL byte (past the first sniffSize bytes,
+// which are checked whole): invalid, naming the first field that holds one.
+func (c *CSV) nulRecord(h *csvReader, row int, prev, next int64, raw *rawRow) reconcile.Local {
+	e := &RowError{File: c.path, Row: row, Reason: "holds a NUL byte"}
+	for i, v := range h.reread(c.f, prev, next) {
+		if i < len(h.names) && strings.IndexByte(v, 0) >= 0 {
+			e.Column, e.Value = h.names[i], v
+			break
+		}
+	}
+	if e.Column == "" {
+		e.Reason = "holds a NUL byte past its first 64 KiB"
+	}
+	return reconcile.Local{Row: row, ProcessID: raw.ProcessID, Invalid: e}
+}
+
 // reread parses the record between the csv.Reader offsets from and to again,
 // leniently, and returns its fields. It reads at most bufSize bytes: a
 // longer record may come back cut short.
@@ -225,11 +254,18 @@ func isParseError(err error) bool {
 }
 
 // limitReader fails with errRecordTooLong once max bytes have been read;
-// Each moves max forward after every record.
+// Each moves max forward after every record. It also notes where the NUL
+// bytes it passes on are, so that Each can tell which records hold one.
 type limitReader struct {
 	r      io.Reader
 	n, max int64
+	// nuls holds, per Read that met NUL bytes, the offsets of its first and
+	// last one, in order; nulIn drops the spans it has passed.
+	nuls []span
 }
+
+// span is [from, to] in file offsets.
+type span struct{ from, to int64 }
 
 func (l *limitReader) Read(p []byte) (int, error) {
 	if l.n >= l.max {
@@ -239,8 +275,50 @@ func (l *limitReader) Read(p []byte) (int, error) {
 		p = p[:rest]
 	}
 	n, err := l.r.Read(p)
+	if i := bytes.IndexByte(p[:n], 0); i >= 0 {
+		j := bytes.LastIndexByte(p[:n], 0)
+		l.nuls = append(l.nuls, span{l.n + int64(i), l.n + int64(j)})
+	}
 	l.n += int64(n)
 	return n, err
+}
+
+// nulIn reports whether the file's bytes [from, to) may hold a NUL byte:
+// false is sure, true is for hasNUL to confirm (a span says only where the
+// NULs of one read start and end). Calls must come with from increasing:
+// spans before from are forgotten.
+func (l *limitReader) nulIn(from, to int64) bool {
+	for len(l.nuls) > 0 && l.nuls[0].to < from {
+		l.nuls = l.nuls[1:]
+	}
+	for _, s := range l.nuls {
+		switch {
+		case s.from >= to:
+			return false
+		case s.from >= from || s.to < to:
+			return true // a NUL at s.from or s.to is inside
+		default:
+			return true // the span covers the record: perhaps
+		}
+	}
+	return false
+}
+
+// hasNUL reports whether the file's bytes [from, to) hold a NUL byte,
+// reading them again.
+func hasNUL(f io.ReaderAt, from, to int64) bool {
+	b := make([]byte, min(to-from, bufSize))
+	for from < to {
+		n, err := f.ReadAt(b[:min(to-from, int64(len(b)))], from)
+		if bytes.IndexByte(b[:n], 0) >= 0 {
+			return true
+		}
+		if err != nil || n == 0 {
+			return false
+		}
+		from += int64(n)
+	}
+	return false
 }
 
 // plural counts n things: "1 field", "3 fields".

@@ -33,6 +33,8 @@ func TestOpenCSV_Error(t *testing.T) {
 		{name: "ErrNotCSV/NotUTF8Header", content: "process_id,stat\xe9\n", wantErr: store.ErrNotCSV},
 		{name: "ErrNotCSV/ControlInHeader", content: "process_id,\x1b[31mstatus\n", wantErr: store.ErrNotCSV},
 		{name: "ErrNotCSV/QuoteInHeader", content: "\"process_id\"x,status\n", wantErr: store.ErrNotCSV},
+		{name: "ErrNotCSV/NULInFirst4KiB", content: header + "00000000-0000-4000-8000-00000000000a,3,,,,,,\n" + strings.Repeat("x", 3900) + "\x00\n", wantErr: store.ErrNotCSV, wantMsg: "NUL"},
+		{name: "ErrNotCSV/HeaderJustOver1MiB", content: "process_id," + strings.Repeat("x", 1<<20) + "\n", wantErr: store.ErrNotCSV},
 		{name: "ErrNotCSV/HugeHeader", content: "process_id," + strings.Repeat("x", 2<<20) + "\n", wantErr: store.ErrNotCSV},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -71,6 +73,14 @@ func TestCSV_Each(t *testing.T) {
 		ProcessID string
 		Invalid   string // the message, "" for a valid row
 	}
+	// rows are valid rows from..to, all of process id.
+	rows := func(from, to int, id string) []row {
+		var rs []row
+		for n := from; n <= to; n++ {
+			rs = append(rs, row{n, id, ""})
+		}
+		return rs
+	}
 	for _, tt := range []struct {
 		name    string
 		content string
@@ -106,6 +116,17 @@ func TestCSV_Each(t *testing.T) {
 		{name: "InvalidRow/RaggedBeforeProcessID",
 			content: "note,other,process_id\nx\n" + a + ",y," + b + "\n",
 			want:    []row{{2, "", "saved.csv: row 2: has 1 field, the header has 3"}, {3, b, ""}}},
+		// Past the first 4 KiB a NUL byte makes only its row invalid,
+		// in a contract column or any other; rows between two NULs of
+		// the same read are checked against the file.
+		{name: "InvalidRow/NULPast4KiB",
+			content: "process_id,status,note\n" + strings.Repeat(a+",3,padding\n", 100) +
+				b + ",3\x00,\n" + c + ",3,ok\n" + a + ",3,x\x00y\n" + b + ",3,\x00",
+			want: append(append(rows(2, 101, a), row{102, b, `saved.csv: row 102, column status: "3\x00" holds a NUL byte`}, row{103, c, ""}),
+				row{104, a, `saved.csv: row 104, column note: "x\x00y" holds a NUL byte`}, row{105, b, `saved.csv: row 105, column note: "\x00" holds a NUL byte`})},
+		{name: "InvalidRow/NULPast4KiBQuotedNewline",
+			content: "process_id,note\n" + strings.Repeat(a+",padding\n", 200) + c + ",\"\x00\n\x00\"\n" + b + ",ok\n",
+			want:    append(rows(2, 201, a), row{202, c, `saved.csv: row 202, column note: "\x00\n\x00" holds a NUL byte`}, row{203, b, ""})},
 		{name: "InvalidRow/BareQuote",
 			content: header + a + ",3,ye\"s,,,,,\n" + b + ",3,,,,,,\n",
 			want:    []row{{2, a, `saved.csv: row 2: has a bare " in an unquoted field (line 2, column 42)`}, {3, b, ""}}},
@@ -140,10 +161,13 @@ func TestCSV_Each_Error(t *testing.T) {
 		name     string
 		content  string
 		wantRows int
+		wantMsg  string // a part of the message, if not ""
 	}{
 		{name: "ErrNotCSV/UnterminatedQuote", content: header + a + ",3,,,,,,\n" + a + ",\"3,,,,,,\n" + a + ",3,,,,,,\n", wantRows: 1},
 		{name: "ErrNotCSV/ExtraneousQuote", content: header + a + ",\"3\"x,,,,,,\n", wantRows: 0},
 		{name: "ErrNotCSV/HugeQuotedField", content: header + a + ",\"" + strings.Repeat("3,,,,,,\n", 1<<18), wantRows: 0},
+		{name: "ErrNotCSV/RowJustOver1MiB", content: header + a + ",3,,,,,,\n" + strings.Repeat("x", 1<<20) + "\n", wantRows: 1, wantMsg: "row 3"},
+		{name: "ErrNotCSV/HugeRow", content: header + a + ",3,,,,,,\n" + strings.Repeat("x", 1<<20+1) + ",3,,,,,,\n" + a + ",3,,,,,,\n", wantRows: 1, wantMsg: "row 3"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			src, err := store.OpenCSV(MustWriteFile(t, t.TempDir(), "saved.csv", tt.content))
@@ -160,6 +184,9 @@ func TestCSV_Each_Error(t *testing.T) {
 			}
 			if len(got) != tt.wantRows {
 				t.Fatalf("Each gave %d rows before the error, want %d", len(got), tt.wantRows)
+			}
+			if !strings.Contains(err.Error(), tt.wantMsg) {
+				t.Fatalf("message %q does not hold %q", err, tt.wantMsg)
 			}
 		})
 	}

@@ -91,7 +91,7 @@ func TestPostgres_Types(t *testing.T) {
 		saved_at timestamptz, score_real real, saved_local timestamp, saved_day date, extra jsonb)`,
 		`SET TIME ZONE 'America/Sao_Paulo'`,
 		`INSERT INTO processes VALUES
-		('0A3E1F4C-9B2D-4E8F-A1C3-5D6E7F8091A2', 3, 'YES', 'inconclusive', -1, 2, 87.50,
+		('0A3E1F4C-9B2D-4E8F-A1C3-5D6E7F8091A2', 3, 'YES', 'inconclusive', -1, 2, 87.00,
 		 '2024-05-01 07:00:00.123456-03', 87.5, '2024-05-01 10:00:00.5', '2024-05-01', '{"a":1}'),
 		('00000000-0000-4000-8000-000000000002', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
 		('00000000-0000-4000-8000-000000000003', 7, NULL, NULL, NULL, NULL, NULL, 'infinity', NULL, NULL, NULL, NULL)`)
@@ -103,12 +103,13 @@ func TestPostgres_Types(t *testing.T) {
 	}{
 		{"Typed", "", []reconcile.Local{
 			{Row: 1, ProcessID: "0a3e1f4c-9b2d-4e8f-a1c3-5d6e7f8091a2", SavedAt: at("2024-05-01T10:00:00.123456Z"), Outcome: reconcile.Outcome{
-				Status: 3, UnicoID: "yes", IdentityFraudsters: "inconclusive", Serpro: ptr(-1), Liveness: ptr(2), Score: ptr(87.5)}},
+				Status: 3, UnicoID: "yes", IdentityFraudsters: "inconclusive", Serpro: ptr(-1), Liveness: ptr(2), Score: ptr(87.0)}},
 			{Row: 2, ProcessID: id(2)},
 			{Row: 3, ProcessID: id(3), Invalid: bad},
 		}},
 		{"RealAndTimestamp", "SELECT process_id, score_real AS score, saved_local AS saved_at FROM processes WHERE status = 3", []reconcile.Local{
-			{Row: 1, ProcessID: "0a3e1f4c-9b2d-4e8f-a1c3-5d6e7f8091a2", SavedAt: at("2024-05-01T10:00:00.5Z"), Outcome: reconcile.Outcome{Score: ptr(87.5)}},
+			// A real with a fraction is not an integer score.
+			{Row: 1, ProcessID: "0a3e1f4c-9b2d-4e8f-a1c3-5d6e7f8091a2", Invalid: &store.RowError{Row: 1, Column: "score", Value: "87.5", Reason: "is not an integer score"}},
 		}},
 		{"Date", "SELECT process_id, saved_day AS saved_at FROM processes WHERE status = 3;", []reconcile.Local{
 			{Row: 1, ProcessID: "0a3e1f4c-9b2d-4e8f-a1c3-5d6e7f8091a2", SavedAt: at("2024-05-01T00:00:00Z")},
@@ -127,6 +128,29 @@ func TestPostgres_Types(t *testing.T) {
 				t.Fatalf("rows (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestPostgres_NUL: text cannot hold a NUL byte in PostgreSQL, but bytea
+// can. Such a value makes its row invalid, naming the column; in a column
+// the contract does not know it is ignored.
+func TestPostgres_NUL(t *testing.T) {
+	dsn := pgtest.MustDatabase(t)
+	pgtest.MustExec(t, dsn, `CREATE TABLE processes (n int, process_id text, status int, unico_id_result bytea, note bytea)`,
+		`INSERT INTO processes VALUES
+		(1, '`+id(1)+`', 3, decode('79657300', 'hex'), NULL),
+		(2, '`+id(2)+`', 3, decode('796573', 'hex'), decode('00', 'hex'))`)
+	p, err := store.OpenPostgres(dsn, "SELECT * FROM processes ORDER BY n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	want := []reconcile.Local{
+		{Row: 1, ProcessID: id(1), Invalid: &store.RowError{Row: 1, Column: "unico_id_result", Value: "yes\x00", Reason: "holds a NUL byte"}},
+		{Row: 2, ProcessID: id(2), Outcome: reconcile.Outcome{Status: 3, UnicoID: "yes"}},
+	}
+	if diff := cmp.Diff(want, MustCollect(t, p), ignoreFile); diff != "" {
+		t.Fatalf("rows (-want +got):\n%s", diff)
 	}
 }
 

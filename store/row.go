@@ -117,6 +117,14 @@ func parseRow(file string, row int, r *rawRow) reconcile.Local {
 		}}
 	}
 
+	// A NUL byte is no part of any value: binary data, or text in
+	// another encoding. It is named before any other problem.
+	for _, c := range columns {
+		if v := *r.field(c); strings.IndexByte(v, 0) >= 0 {
+			return invalid(c, v, "holds a NUL byte")
+		}
+	}
+
 	v := strings.TrimSpace(r.ProcessID)
 	if v == "" {
 		return invalid(colProcessID, r.ProcessID, "is empty (required)")
@@ -146,10 +154,10 @@ func parseRow(file string, row int, r *rawRow) reconcile.Local {
 
 	if v := strings.ToLower(strings.TrimSpace(r.IdentityFraudsters)); v != "" {
 		switch v {
-		case "yes", "inconclusive", "suspicious":
+		case "yes", "inconclusive":
 			l.IdentityFraudsters = v
 		default:
-			return invalid(colIdentityFraudsters, r.IdentityFraudsters, "is not yes, inconclusive or suspicious")
+			return invalid(colIdentityFraudsters, r.IdentityFraudsters, "is not yes or inconclusive")
 		}
 	}
 
@@ -171,8 +179,11 @@ func parseRow(file string, row int, r *rawRow) reconcile.Local {
 
 	if v := strings.TrimSpace(r.Score); v != "" {
 		f, ok := parseNumber(v)
-		if !ok {
+		switch {
+		case !ok:
 			return invalid(colScore, r.Score, "is not a number")
+		case f != math.Trunc(f):
+			return invalid(colScore, r.Score, "is not an integer score")
 		}
 		l.Score = &f
 	}

@@ -33,9 +33,10 @@ var sqliteMagic = []byte("SQLite format 3\x00")
 //
 // Values may be INTEGER, REAL, TEXT, BLOB or NULL (NULL reads as not stored;
 // a REAL with no fraction reads as the integer). The driver turns the values
-// of columns declared DATE, DATETIME or TIMESTAMP into times and turns text
-// it cannot parse there into the zero time, which reads as unknown; select
-// CAST(saved_at AS TEXT) to have such text reported as invalid instead.
+// of columns declared DATE, DATETIME or TIMESTAMP into times (text in its
+// formats, Unix seconds or milliseconds) and would turn text it cannot parse
+// there into the zero time: Each reads such a column's text beside it (the
+// query runs as a subquery) and reports text that is not a time as invalid.
 //
 // A database in WAL mode that no program has open (no -wal or -shm file
 // beside it) is read as immutable, so that reading leaves no -wal or -shm
@@ -50,6 +51,10 @@ type SQLite struct {
 	query   string
 	db      *sqlx.DB
 	missing []string
+	// run is the SQL Each runs: query, or query wrapped to add the text of
+	// each result column in timeCols (by index) after its own columns.
+	run      string
+	timeCols []int
 }
 
 var _ reconcile.Source = (*SQLite)(nil)
@@ -69,7 +74,7 @@ func OpenSQLite(path, query string) (*SQLite, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	s := &SQLite{path: path, query: query, db: db}
+	s := &SQLite{path: path, query: query, db: db, run: query}
 
 	// Query prepares the statement and takes its first step: enough to
 	// learn the columns, and to reject a bad query or a damaged file now.
@@ -79,15 +84,59 @@ func OpenSQLite(path, query string) (*SQLite, error) {
 		return nil, s.queryError(err)
 	}
 	cols, err := rows.Columns()
-	rows.Close()
+	var types []*sql.ColumnType
 	if err == nil {
-		_, s.missing, err = s.match(cols)
+		types, err = rows.ColumnTypes()
+	}
+	rows.Close()
+	var names []string
+	if err == nil {
+		names, s.missing, err = s.match(cols)
 	}
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
+	s.wrapTimes(cols, names, types)
 	return s, nil
+}
+
+// wrapTimes sets run and timeCols when a contract column of the query's
+// result is declared as a time: the query becomes a subquery, and the text
+// of each such column is selected after the query's own columns. A query
+// that cannot be a subquery (several statements) runs as it is.
+func (s *SQLite) wrapTimes(cols, names []string, types []*sql.ColumnType) {
+	var idx []int
+	var extra []string
+	for i, t := range types {
+		switch strings.ToLower(t.DatabaseTypeName()) {
+		case "date", "datetime", "timestamp":
+			if i < len(names) && slices.Contains(columns, names[i]) {
+				idx = append(idx, i)
+				extra = append(extra, "CAST("+sqliteIdent(cols[i])+" AS TEXT)")
+			}
+		}
+	}
+	if len(idx) == 0 {
+		return
+	}
+	q := strings.TrimRight(strings.TrimSpace(s.query), "; \t\r\n")
+	run := "SELECT *, " + strings.Join(extra, ", ") + " FROM (\n" + q + "\n)"
+	rows, err := s.db.Queryx(run)
+	if err != nil {
+		return
+	}
+	got, err := rows.Columns()
+	rows.Close()
+	if err != nil || len(got) != len(cols)+len(idx) {
+		return
+	}
+	s.run, s.timeCols = run, idx
+}
+
+// sqliteIdent quotes a column name for SQL.
+func sqliteIdent(name string) string {
+	return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
 }
 
 // checkSQLiteFile fails unless path is an existing file that starts as a
@@ -170,7 +219,7 @@ func (s *SQLite) queryError(err error) error {
 
 // Each runs the query and calls fn once per result row.
 func (s *SQLite) Each(ctx context.Context, fn func(reconcile.Local) error) error {
-	rows, err := s.db.QueryxContext(ctx, s.query)
+	rows, err := s.db.QueryxContext(ctx, s.run)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -182,7 +231,7 @@ func (s *SQLite) Each(ctx context.Context, fn func(reconcile.Local) error) error
 	if err != nil {
 		return s.queryError(err)
 	}
-	names, _, err := s.match(cols)
+	names, _, err := s.match(cols[:len(cols)-len(s.timeCols)])
 	if err != nil {
 		return err
 	}
@@ -200,6 +249,9 @@ func (s *SQLite) Each(ctx context.Context, fn func(reconcile.Local) error) error
 			dest[i] = new(sql.RawBytes)
 		}
 	}
+	for i := len(names); i < len(cols); i++ {
+		dest[i] = &values[i]
+	}
 
 	for row := 1; ; row++ {
 		if err := ctx.Err(); err != nil {
@@ -215,6 +267,13 @@ func (s *SQLite) Each(ctx context.Context, fn func(reconcile.Local) error) error
 		for i, f := range fields {
 			if f != nil {
 				*f = text(values[i])
+			}
+		}
+		// The driver turns text that is not a time into the zero time:
+		// the text itself is checked instead.
+		for j, i := range s.timeCols {
+			if t, ok := values[i].(time.Time); ok && t.IsZero() {
+				*fields[i] = text(values[len(names)+j])
 			}
 		}
 		if err := fn(parseRow(s.path, row, &raw)); err != nil {

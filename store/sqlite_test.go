@@ -234,21 +234,73 @@ func TestSQLite_Each(t *testing.T) {
 				// REAL 3.0, untyped 95, NUMERIC '1', INTEGER score, DATETIME text with an offset.
 				"INSERT INTO processes VALUES (CAST('" + a + "' AS BLOB), 3.0, '', '', 95, '1', 87, '2024-05-01 12:00:00+02:00')",
 				// A DATETIME column holding Unix seconds, and empty strings.
-				"INSERT INTO processes VALUES ('" + b + "', 4, 'no', NULL, '', '', 87.25, 1714557600)",
+				"INSERT INTO processes VALUES ('" + b + "', 4, 'no', NULL, '', '', 87.0, 1714557600)",
 			},
 			want: []reconcile.Local{
 				{Row: 1, ProcessID: a, Outcome: reconcile.Outcome{Status: 3, Serpro: ptr(95), Liveness: ptr(1), Score: ptr(87.0)}, SavedAt: at},
-				{Row: 2, ProcessID: b, Outcome: reconcile.Outcome{Status: 4, UnicoID: "no", Score: ptr(87.25)}, SavedAt: at},
+				{Row: 2, ProcessID: b, Outcome: reconcile.Outcome{Status: 4, UnicoID: "no", Score: ptr(87.0)}, SavedAt: at},
 			}},
-		{name: "OK/DatetimeTextNotATime",
+		{name: "InvalidRow/DatetimeTextNotATime",
 			// The driver turns text it cannot parse in a DATETIME column
-			// into the zero time: unknown. CAST keeps the text to check.
+			// into the zero time; the text is checked instead. Empty text
+			// is unknown; the driver's own forms and Unix seconds are times.
 			stmts: []string{
-				"CREATE TABLE processes (process_id TEXT, saved_at DATETIME)",
-				"INSERT INTO processes VALUES ('" + a + "', 'yesterday'), ('" + b + "', '')",
+				"CREATE TABLE processes (process_id TEXT, status INTEGER, saved_at DATETIME)",
+				"INSERT INTO processes VALUES ('" + a + "', 3, 'yesterday'), ('" + b + "', 3, ''), ('" + a + "', 3, '2024-05-01 10:00:00'), ('" + b + "', 3, 1714557600), ('" + a + "', 3, NULL), ('" + b + "', 3, 'x' || char(0))",
 			},
-			query: "SELECT process_id, saved_at FROM processes",
-			want:  []reconcile.Local{{Row: 1, ProcessID: a}, {Row: 2, ProcessID: b}}},
+			query: "SELECT process_id, saved_at FROM processes ORDER BY rowid -- oldest first\n;",
+			want: []reconcile.Local{
+				{Row: 1, ProcessID: a, Invalid: &store.RowError{Row: 1, Column: "saved_at", Value: "yesterday", Reason: "is not an RFC 3339 timestamp"}},
+				{Row: 2, ProcessID: b},
+				{Row: 3, ProcessID: a, SavedAt: at},
+				{Row: 4, ProcessID: b, SavedAt: at},
+				{Row: 5, ProcessID: a},
+				{Row: 6, ProcessID: b, Invalid: &store.RowError{Row: 6, Column: "saved_at", Value: "x\x00", Reason: "holds a NUL byte"}},
+			},
+			wantInvalid: []string{
+				`saved.db: row 1, column saved_at: "yesterday" is not an RFC 3339 timestamp`,
+				`saved.db: row 6, column saved_at: "x\x00" holds a NUL byte`,
+			}},
+		{name: "InvalidRow/TimestampAndDateColumns",
+			stmts: []string{
+				"CREATE TABLE processes (process_id TEXT, status INTEGER, saved_at TIMESTAMP, saved_day DATE)",
+				"INSERT INTO processes VALUES ('" + a + "', 3, 'soon', '2024-05-01'), ('" + b + "', 3, '2024-05-01T10:00:00Z', 'someday')",
+			},
+			query: "SELECT process_id, saved_at FROM processes; ",
+			want: []reconcile.Local{
+				{Row: 1, ProcessID: a, Invalid: &store.RowError{Row: 1, Column: "saved_at", Value: "soon", Reason: "is not an RFC 3339 timestamp"}},
+				{Row: 2, ProcessID: b, SavedAt: at},
+			},
+			wantInvalid: []string{`saved.db: row 1, column saved_at: "soon" is not an RFC 3339 timestamp`}},
+		{name: "InvalidRow/DateColumnAsSavedAt",
+			stmts: []string{
+				"CREATE TABLE processes (process_id TEXT, status INTEGER, saved_at TIMESTAMP, saved_day DATE)",
+				"INSERT INTO processes VALUES ('" + a + "', 3, 'soon', '2024-05-01'), ('" + b + "', 3, '2024-05-01T10:00:00Z', 'someday')",
+			},
+			query: "SELECT process_id, saved_day AS \"Saved_At\" FROM processes",
+			want: []reconcile.Local{
+				{Row: 1, ProcessID: a, SavedAt: time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)},
+				{Row: 2, ProcessID: b, Invalid: &store.RowError{Row: 2, Column: "saved_at", Value: "someday", Reason: "is not an RFC 3339 timestamp"}},
+			},
+			wantInvalid: []string{`saved.db: row 2, column saved_at: "someday" is not an RFC 3339 timestamp`}},
+		{name: "InvalidRow/NUL",
+			// NUL bytes in text and blobs: the row is invalid, naming the
+			// column; in a column the contract does not know they are
+			// ignored.
+			stmts: []string{
+				"CREATE TABLE processes (process_id TEXT, status TEXT, unico_id_result BLOB, note TEXT)",
+				"INSERT INTO processes VALUES ('" + a + "', '3', CAST('yes' || char(0) AS BLOB), 'x'), ('" + b + "' || char(0), '3', NULL, 'x'), ('" + a + "', '3', NULL, 'a' || char(0))",
+			},
+			query: "SELECT * FROM processes",
+			want: []reconcile.Local{
+				{Row: 1, ProcessID: a, Invalid: &store.RowError{Row: 1, Column: "unico_id_result", Value: "yes\x00", Reason: "holds a NUL byte"}},
+				{Row: 2, ProcessID: b + "\x00", Invalid: &store.RowError{Row: 2, Column: "process_id", Value: b + "\x00", Reason: "holds a NUL byte"}},
+				{Row: 3, ProcessID: a, Outcome: reconcile.Outcome{Status: 3}},
+			},
+			wantInvalid: []string{
+				`saved.db: row 1, column unico_id_result: "yes\x00" holds a NUL byte`,
+				`saved.db: row 2, column process_id: "` + b + `\x00" holds a NUL byte`,
+			}},
 		{name: "InvalidRow/CastDatetime",
 			stmts: []string{
 				"CREATE TABLE processes (process_id TEXT, saved_at DATETIME)",
@@ -269,13 +321,13 @@ func TestSQLite_Each(t *testing.T) {
 				{Row: 1, Invalid: &store.RowError{Row: 1, Column: "process_id", Reason: "is empty (required)"}},
 				{Row: 2, ProcessID: "42", Invalid: &store.RowError{Row: 2, Column: "process_id", Value: "42", Reason: "is not a UUID (8-4-4-4-12 hex digits)"}},
 				{Row: 3, ProcessID: a, Invalid: &store.RowError{Row: 3, Column: "status", Value: "2.5", Reason: "is not a status 1..5"}},
-				{Row: 4, ProcessID: b, Invalid: &store.RowError{Row: 4, Column: "status", Value: "\x00\xff", Reason: "is not a status 1..5"}},
+				{Row: 4, ProcessID: b, Invalid: &store.RowError{Row: 4, Column: "status", Value: "\x00\xff", Reason: "holds a NUL byte"}},
 			},
 			wantInvalid: []string{
 				`saved.db: row 1, column process_id: "" is empty (required)`,
 				`saved.db: row 2, column process_id: "42" is not a UUID (8-4-4-4-12 hex digits)`,
 				`saved.db: row 3, column status: "2.5" is not a status 1..5`,
-				`saved.db: row 4, column status: "\x00\xff" is not a status 1..5`,
+				`saved.db: row 4, column status: "\x00\xff" holds a NUL byte`,
 			}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
