@@ -1,6 +1,7 @@
 package fetch_test
 
 import (
+	"context"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -59,7 +60,13 @@ func TestPolicy_Decide(t *testing.T) {
 		{"RateLimitedZero", fetch.Attempt{N: 1, HTTPStatus: 429, RetryAfter: "0", Now: now}, fetch.Verdict{Action: fetch.Retry, Reason: "rate limited"}},
 		{"RateLimitedHTTPDate", fetch.Attempt{N: 1, HTTPStatus: 429, RetryAfter: httpDate, Now: now}, fetch.Verdict{Action: fetch.Retry, Delay: 7 * time.Second, Pause: 7 * time.Second, Reason: "rate limited"}},
 		{"RateLimitedPastDate", fetch.Attempt{N: 1, HTTPStatus: 429, RetryAfter: pastDate, Now: now}, fetch.Verdict{Action: fetch.Retry, Reason: "rate limited"}},
-		{"RateLimitedCapped", fetch.Attempt{N: 1, HTTPStatus: 429, RetryAfter: "3600", Now: now}, fetch.Verdict{Action: fetch.Retry, Delay: time.Minute, Pause: time.Minute, Reason: "rate limited"}},
+		// Honoured however long: the Client ends the run past its outage timeout.
+		{"RateLimitedLong", fetch.Attempt{N: 1, HTTPStatus: 429, RetryAfter: "3600", Now: now}, fetch.Verdict{Action: fetch.Retry, Delay: time.Hour, Pause: time.Hour, Reason: "rate limited"}},
+		{"UnavailableRetryAfter", fetch.Attempt{N: 1, HTTPStatus: 503, RetryAfter: "7", Now: now}, fetch.Verdict{Action: fetch.Retry, Delay: 7 * time.Second, Pause: 7 * time.Second, Reason: "unavailable"}},
+		{"UnavailableRetryAfterSpent", fetch.Attempt{N: 3, HTTPStatus: 503, RetryAfter: "7", Now: now}, fetch.Verdict{Action: fetch.GiveUp, Pause: 7 * time.Second, Reason: "unavailable, retries spent"}},
+		{"RequestTimeout", fetch.Attempt{N: 1, HTTPStatus: 408}, fetch.Verdict{Action: fetch.Retry, Delay: 500 * time.Millisecond, Reason: "request timeout"}},
+		{"NotFoundWithoutCodeEarly", fetch.Attempt{N: 1, HTTPStatus: 404, Early: true}, fetch.Verdict{Action: fetch.Fatal, Reason: "wrong API root"}},
+		{"NotFoundOtherCodeEarly", fetch.Attempt{N: 1, HTTPStatus: 404, Code: "12345", Early: true}, fetch.Verdict{Action: fetch.GiveUp, Reason: "unexpected answer"}},
 		{"RateLimitedHuge", fetch.Attempt{N: 1, HTTPStatus: 429, RetryAfter: "99999999999999999999", Now: now}, fetch.Verdict{Action: fetch.Retry, Delay: 500 * time.Millisecond, Pause: 500 * time.Millisecond, Reason: "rate limited"}},
 		{"RateLimitedNoHeader", fetch.Attempt{N: 1, HTTPStatus: 429, Now: now}, fetch.Verdict{Action: fetch.Retry, Delay: 500 * time.Millisecond, Pause: 500 * time.Millisecond, Reason: "rate limited"}},
 		{"RateLimitedNoHeaderThird", fetch.Attempt{N: 3, HTTPStatus: 429, Jitter: 0.5, Now: now}, fetch.Verdict{Action: fetch.GiveUp, Pause: 3 * time.Second, Reason: "rate limited, retries spent"}},
@@ -106,5 +113,34 @@ func TestAction_String(t *testing.T) {
 		if got := a.String(); got != want {
 			t.Errorf("Action(%d).String()=%q, want %q", int(a), got, want)
 		}
+	}
+}
+
+func TestUnavailable(t *testing.T) {
+	refused := errors.New("dial tcp 127.0.0.1:9: connect: connection refused")
+	for _, tt := range []struct {
+		name string
+		in   fetch.Attempt
+		want bool
+	}{
+		{"Refused", fetch.Attempt{Err: refused}, true},
+		{"Timeout", fetch.Attempt{Err: fmt.Errorf("request timed out: %w", context.DeadlineExceeded)}, true},
+		{"Certificate", fetch.Attempt{Err: fmt.Errorf("get: %w", x509.UnknownAuthorityError{})}, false},
+		{"RequestTimeout", fetch.Attempt{HTTPStatus: 408}, true},
+		{"BadGateway", fetch.Attempt{HTTPStatus: 502}, true},
+		{"ServiceUnavailable", fetch.Attempt{HTTPStatus: 503}, true},
+		{"GatewayTimeout", fetch.Attempt{HTTPStatus: 504}, true},
+		{"InternalWithoutCode", fetch.Attempt{HTTPStatus: 500}, true},
+		{"InternalWithCode", fetch.Attempt{HTTPStatus: 500, Code: "99999"}, false},
+		{"RateLimited", fetch.Attempt{HTTPStatus: 429}, false},
+		{"OK", fetch.Attempt{HTTPStatus: 200}, false},
+		{"MalformedBody", fetch.Attempt{HTTPStatus: 200, Err: fetch.ErrMalformedBody}, false},
+		{"NotFound", fetch.Attempt{HTTPStatus: 404}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := fetch.Unavailable(tt.in); got != tt.want {
+				t.Fatalf("Unavailable(%+v)=%v, want %v", tt.in, got, tt.want)
+			}
+		})
 	}
 }

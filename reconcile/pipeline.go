@@ -52,6 +52,12 @@ type Journal interface {
 	Record(seq int, processID string, r Result, kind Kind) error
 }
 
+// ErrOutage is what errors.Is finds in a Fetcher's error when the API has
+// been unavailable too long: Run stops fetching, the process and every one
+// not yet fetched are unverified with the error's text as detail, and the
+// run is interrupted (--resume and --recheck pick it up), not failed.
+var ErrOutage = errors.New("API unavailable")
+
 // DefaultWindow is how many processes may be read ahead of the oldest one
 // not yet reported, when Options.Window is zero.
 const DefaultWindow = 4096
@@ -60,6 +66,12 @@ const DefaultWindow = 4096
 type Options struct {
 	// Workers is the number of fetches in flight at most; zero means 1.
 	Workers int
+	// InProgress, when larger than Workers, is how many processes may be
+	// handed to the Fetcher at once, fetching or waiting to retry: for a
+	// Fetcher that bounds its own requests in flight (fetch.Config.InFlight)
+	// and holds none while it waits, so that a process waiting out a
+	// back-off does not keep a worker idle. Zero means Workers.
+	InProgress int
 	// StaleAfter is how long after saved_at a process still in progress
 	// remotely is reported as still_processing.
 	StaleAfter time.Duration
@@ -120,8 +132,9 @@ func Run(ctx context.Context, src Source, f Fetcher, sink Sink, opt Options) (Su
 	if opt.Window < 1 {
 		opt.Window = DefaultWindow
 	}
-	if opt.Window <= opt.Workers {
-		opt.Window = opt.Workers + 1
+	inProgress := max(opt.Workers, opt.InProgress)
+	if opt.Window <= inProgress {
+		opt.Window = inProgress + 1
 	}
 	now := opt.Now
 	if now == nil {
@@ -139,12 +152,13 @@ func Run(ctx context.Context, src Source, f Fetcher, sink Sink, opt Options) (Su
 	// reading stops only on a fatal error, so that a signal still accounts
 	// for every row.
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(opt.Workers)
+	g.SetLimit(inProgress)
 	readCtx, stopReading := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer stopReading(nil)
 
 	seen := make(map[[16]byte]int32)
 	var interrupted atomic.Bool
+	var outage atomic.Pointer[string] // the detail of the outage that ended fetching
 	var seq, reused int
 	readErr := src.Each(readCtx, func(l Local) error {
 		if opt.Observer != nil {
@@ -191,10 +205,16 @@ func Run(ctx context.Context, src Source, f Fetcher, sink Sink, opt Options) (Su
 			interrupted.Store(true)
 			return p.done(n, Interrupted(l, DetailStopped))
 		}
+		if o := outage.Load(); o != nil {
+			return p.done(n, Interrupted(l, *o))
+		}
 		g.Go(func() error {
 			if stopped(opt.Stop) { // waited for a free worker past the limit
 				interrupted.Store(true)
 				return p.done(n, Interrupted(l, DetailStopped))
+			}
+			if o := outage.Load(); o != nil {
+				return p.done(n, Interrupted(l, *o))
 			}
 			r, err := f.Fetch(gctx, l.ProcessID)
 			if err == nil {
@@ -209,6 +229,11 @@ func Run(ctx context.Context, src Source, f Fetcher, sink Sink, opt Options) (Su
 				return p.done(n, d)
 			}
 			interrupted.Store(true)
+			if errors.Is(err, ErrOutage) { // the API is gone: the rest is unverified, not fatal
+				detail := err.Error()
+				outage.CompareAndSwap(nil, &detail)
+				return p.done(n, Interrupted(l, detail))
+			}
 			derr := p.done(n, Interrupted(l, DetailInterrupted))
 			if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 				return derr // a signal: the rest is counted, not fatal
