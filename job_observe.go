@@ -63,7 +63,7 @@ func (j *job) observe(started time.Time, rows int, client *fetch.Client) (*obser
 	}
 	if o.MetricsTextfile != "" || o.Pushgateway != "" {
 		ob.metrics = reports.NewMetrics(reports.MetricsConfig{Start: started, Rows: rows, Shard: o.Shard,
-			Responses: client.Responses, Rate: client.Rate})
+			Responses: client.Responses, Rate: client.Rate, Breaker: client.Probes})
 	}
 	if o.MetricsTextfile != "" {
 		if err := ob.metrics.KeepLastSuccess(o.MetricsTextfile); err != nil {
@@ -189,6 +189,9 @@ func (ob *observer) finish(sum reconcile.Summary, err error) {
 	code := sum.ExitCode
 	if err != nil {
 		code = reconcile.ExitFatal
+	}
+	if o := sum.Outage; o != nil && err == nil {
+		ob.metrics.Outage(o.Since, o.Watched)
 	}
 	ob.metrics.Finish(code, time.Now())
 	if ob.o.MetricsTextfile != "" {
