@@ -175,12 +175,19 @@ func (p Policy) Decide(a Attempt) Verdict {
 	}
 }
 
-// retry is Retry after a back-off, or GiveUp when the retries are spent.
+// retry is Retry after a back-off, or GiveUp when the retries are spent. An
+// unavailable answer is retried after the first back-off whatever N.
 func (p Policy) retry(a Attempt, reason string) Verdict {
 	if a.N > p.MaxRetries {
 		return Verdict{Action: GiveUp, Reason: reason + ", retries spent"}
 	}
-	return Verdict{Action: Retry, Delay: p.Backoff(a.N, a.Jitter), Reason: reason}
+	n := a.N
+	if Unavailable(a) {
+		// The shared breaker, not each process, backs off from an API-wide
+		// failure; a process unlucky with a flaky API retries soon.
+		n = 1
+	}
+	return Verdict{Action: Retry, Delay: p.Backoff(n, a.Jitter), Reason: reason}
 }
 
 // Backoff is the delay after failed attempt n (1-based): nominally

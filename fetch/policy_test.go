@@ -41,7 +41,9 @@ func TestPolicy_Decide(t *testing.T) {
 		{"TokenExpired401", fetch.Attempt{N: 3, HTTPStatus: 401, Code: "10502"}, fetch.Verdict{Action: fetch.Renew, Reason: "access token expired"}},
 		{"TokenExpiredAfterRenewal", fetch.Attempt{N: 2, HTTPStatus: 403, Code: "10502", Renewed: true}, fetch.Verdict{Action: fetch.Fatal, Reason: "credentials rejected"}},
 		{"ServerError", fetch.Attempt{N: 1, HTTPStatus: 500, Code: "99999"}, fetch.Verdict{Action: fetch.Retry, Delay: 500 * time.Millisecond, Reason: "server error"}},
-		{"BadGateway", fetch.Attempt{N: 2, HTTPStatus: 502, Jitter: 0.5}, fetch.Verdict{Action: fetch.Retry, Delay: 1500 * time.Millisecond, Reason: "server error"}},
+		// Unavailable answers: the first back-off whatever N (the breaker backs off for everyone).
+		{"BadGateway", fetch.Attempt{N: 2, HTTPStatus: 502, Jitter: 0.5}, fetch.Verdict{Action: fetch.Retry, Delay: 750 * time.Millisecond, Reason: "server error"}},
+		{"ServerErrorWithCodeGrows", fetch.Attempt{N: 2, HTTPStatus: 500, Code: "99999", Jitter: 0.5}, fetch.Verdict{Action: fetch.Retry, Delay: 1500 * time.Millisecond, Reason: "server error"}},
 		{"Unavailable", fetch.Attempt{N: 1, HTTPStatus: 503, Jitter: 0.999999999}, fetch.Verdict{Action: fetch.Retry, Delay: 999999999, Reason: "server error"}},
 		{"GatewayTimeout", fetch.Attempt{N: 1, HTTPStatus: 504}, fetch.Verdict{Action: fetch.Retry, Delay: 500 * time.Millisecond, Reason: "server error"}},
 		{"UnknownServerStatus", fetch.Attempt{N: 1, HTTPStatus: 599}, fetch.Verdict{Action: fetch.Retry, Delay: 500 * time.Millisecond, Reason: "server error"}},
