@@ -45,8 +45,8 @@ type Summary struct {
 	// Unverified.
 	Interrupted bool
 	// Outage, when set, is the API outage that ended the run.
-	Outage *Outage
-	ExitCode    int
+	Outage   *Outage
+	ExitCode int
 }
 
 // Outage describes an API outage that lasted past --outage-timeout and so
