@@ -284,3 +284,31 @@ func TestClient_Fetch_RenewalPaysRate(t *testing.T) {
 		t.Fatalf("took %v, want 1s: the renewal must pay a slot of the 2/s rate", d)
 	}
 }
+
+// TestClient_Fetch_HeldNotCharged: one process, the API failing for 2 s.
+// Its failures open the breaker after half the budget (10); those while it
+// is open (the probe at 1 s) are not charged, so it is not given up for
+// them and gets its answer from the probe at 3 s.
+func TestClient_Fetch_HeldNotCharged(t *testing.T) {
+	ok := MustReadFixture(t, "ok.json")
+	var until atomic.Int64
+	var n atomic.Int64
+	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		if time.Now().UnixNano() < until.Load() {
+			reply{503, nil, nil}.write(w, askID)
+			return
+		}
+		reply{200, ok, nil}.write(w, askID)
+	})
+	// 5 retries: 11 unavailable answers, one more than open the breaker.
+	c := MustNew(t, srv, fetch.Config{MaxRetries: 5, BackoffBase: 10 * time.Millisecond})
+	until.Store(time.Now().Add(2 * time.Second).UnixNano())
+	res, err := c.Fetch(context.Background(), askID)
+	if err != nil || res.Remote == nil {
+		t.Fatalf("Fetch=%+v, %v after %d requests; want the answer once the API is back", res, err, n.Load())
+	}
+	if probes, _ := c.Probes(); probes != 2 {
+		t.Fatalf("%d probes, want 2 (at 1s, failed; at 3s, answered)", probes)
+	}
+}
