@@ -232,7 +232,9 @@ func Run(ctx context.Context, src Source, f Fetcher, sink Sink, opt Options) (Su
 			if errors.Is(err, ErrOutage) { // the API is gone: the rest is unverified, not fatal
 				detail := err.Error()
 				outage.CompareAndSwap(nil, &detail)
-				return p.done(n, Interrupted(l, detail))
+				d := Interrupted(l, detail)
+				d.Attempts, d.RateLimited = r.Attempts, r.RateLimited // the requests it cost count
+				return p.done(n, d)
 			}
 			derr := p.done(n, Interrupted(l, DetailInterrupted))
 			if ctx.Err() != nil && errors.Is(err, ctx.Err()) {

@@ -359,9 +359,12 @@ func TestRun_OutageEndsFetching(t *testing.T) {
 		f.remote[id(i)] = finished(i)
 	}
 	s := &sink{}
-	sum, err := reconcile.Run(context.Background(), src, f, s, reconcile.Options{Workers: 4, Window: 16})
+	sum, err := reconcile.Run(context.Background(), src, outageAttempts{f}, s, reconcile.Options{Workers: 4, Window: 16})
 	if err != nil {
 		t.Fatalf("Run: %v, want the outage absorbed", err)
+	}
+	if sum.Requests < sum.Counts[reconcile.Match]+3 {
+		t.Errorf("%d requests for %d matches: the outage's 3 attempts are not counted", sum.Requests, sum.Counts[reconcile.Match])
 	}
 	if !sum.Interrupted || sum.Total != n || sum.Code() != reconcile.ExitIncomplete {
 		t.Fatalf("summary %+v: want every row, interrupted, exit 3", sum)
@@ -381,6 +384,18 @@ func TestRun_OutageEndsFetching(t *testing.T) {
 			t.Fatalf("listed out of source order at %d", i)
 		}
 	}
+}
+
+// outageAttempts reports that the fetch that met the outage cost 3
+// requests.
+type outageAttempts struct{ f *fetcher }
+
+func (o outageAttempts) Fetch(ctx context.Context, id string) (reconcile.Result, error) {
+	r, err := o.f.Fetch(ctx, id)
+	if errors.Is(err, reconcile.ErrOutage) {
+		r.Attempts = 3
+	}
+	return r, err
 }
 
 // waiter is a Fetcher that holds its first fetch (a process in back-off)
