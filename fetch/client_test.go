@@ -415,7 +415,7 @@ func TestClient_Fetch_RateLimitedSlowsAll(t *testing.T) {
 func TestClient_Fetch_RateAdapts(t *testing.T) {
 	ok := MustReadFixture(t, "ok.json")
 	limited := reply{429, MustReadFixture(t, "rate_limited.json"), nil}
-	_, srv := newFake(t, limited, limited, limited, reply{200, ok, nil})
+	_, srv := newFake(t, limited, limited, reply{200, ok, nil})
 	c := MustNew(t, srv, fetch.Config{Rate: 2000, BackoffBase: time.Millisecond})
 	if got, want := c.Rate(), 2000.0; got != want {
 		t.Fatalf("Rate()=%v before any 429, want %v", got, want)
@@ -424,7 +424,7 @@ func TestClient_Fetch_RateAdapts(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got, want := c.Rate(), 2000.0; got >= want {
-		t.Fatalf("Rate()=%v after three 429s in a row, want less than %v", got, want)
+		t.Fatalf("Rate()=%v after two 429s in a row, want less than %v", got, want)
 	}
 	low := c.Rate()
 	for i := 0; i < 5000 && c.Rate() < 2000; i++ {
@@ -447,14 +447,14 @@ func TestClient_Fetch_RateAdapts(t *testing.T) {
 func TestClient_Fetch_RateProbesNearLimit(t *testing.T) {
 	ok := MustReadFixture(t, "ok.json")
 	limited := reply{429, MustReadFixture(t, "rate_limited.json"), nil}
-	_, srv := newFake(t, limited, limited, limited, reply{200, ok, nil})
+	_, srv := newFake(t, limited, limited, reply{200, ok, nil})
 	c := MustNew(t, srv, fetch.Config{Rate: 2000, BackoffBase: time.Millisecond})
 	if _, err := c.Fetch(context.Background(), askID); err != nil {
 		t.Fatal(err)
 	}
 	// The retry's success already adds its +0.2%.
 	if got := c.Rate(); got < 1500 || got > 1505 {
-		t.Fatalf("Rate()=%v after the third 429, want about 1500 (cut by a quarter)", got)
+		t.Fatalf("Rate()=%v after the second 429, want about 1500 (cut by a quarter)", got)
 	}
 	for range 200 {
 		if _, err := c.Fetch(context.Background(), askID); err != nil {

@@ -32,9 +32,9 @@ import (
 //
 //   - recurrence: an isolated 429 (the tenant's limit brushed by someone
 //     else, a gateway's hiccup) costs its pause and cuts nothing; the rate
-//     is cut only when 429s recur: recurEvents congestion events within
-//     recoveryRequests requests, as a client above the limit sees them
-//     (at 3x the limit, one every few dozen requests).
+//     is cut only when 429s recur: a congestion event within
+//     recoveryRequests requests of the previous one, as a client above the
+//     limit sees them (at 3x the limit, one every few dozen requests).
 //
 // Every 429 costs a pause of everyone (Retry-After, at least a second in
 // practice), so the pacer's job is to make them rare, not just survivable.
@@ -49,8 +49,9 @@ const (
 	probeShift  = 13
 	forgetAfter = time.Minute
 	// recurEvents congestion events within recoveryRequests requests sent
-	// make 429s recurring: only then is the rate cut.
-	recurEvents      = 3
+	// (this one and the previous) make 429s recurring: only then is the
+	// rate cut.
+	recurEvents      = 2
 	recoveryRequests = 100
 	// minRate is the floor of the adaptive rate, in requests per second.
 	minRate = 0.5
