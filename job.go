@@ -103,7 +103,14 @@ func runJob(ctx context.Context, o runOptions, stdout io.Writer, log *slog.Logge
 	if err != nil {
 		return sum, err
 	}
+	// --max-duration: at the limit no new process is sent (fetch.Config.Stop,
+	// reconcile.Options.Stop); those sent finish.
+	var stop chan struct{}
+	if o.MaxDuration > 0 {
+		stop = make(chan struct{})
+	}
 	client, err := fetch.New(fetch.Config{
+		Stop:        stop,
 		BaseURL:     o.APIRoot,
 		APIKey:      o.APIKey,
 		Tokens:      o.Tokens,
@@ -163,7 +170,6 @@ func runJob(ctx context.Context, o runOptions, stdout io.Writer, log *slog.Logge
 	defer func() { obs.finish(sum, err) }()
 	opt.Observer = obs
 	if o.MaxDuration > 0 {
-		stop := make(chan struct{})
 		timer := time.AfterFunc(o.MaxDuration-time.Since(started), func() {
 			log.Warn("time limit reached: no new processes; finishing those in flight",
 				"run_id", j.run.ID, "max_duration", o.MaxDuration.String())

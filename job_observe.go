@@ -125,7 +125,9 @@ func (ob *observer) loop() {
 		case <-ob.stop:
 			return
 		case <-redraw:
-			_ = ob.bar.Set64(ob.read.Load())
+			// Up to inProgress rows are read ahead of their verdicts (more
+			// at the very start): the bar shows what is behind them.
+			_ = ob.bar.Set64(max(ob.done.Load(), ob.read.Load()-int64(inProgress(ob.o.Workers))))
 			ob.bar.Describe(ob.kindsText(" "))
 		case now := <-every.C:
 			if ob.o.MetricsTextfile != "" {

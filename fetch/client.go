@@ -86,6 +86,10 @@ type Config struct {
 	// be many more (the pipeline's window). Zero means no bound: as many
 	// as there are callers.
 	InFlight int
+	// Stop, when closed, makes Fetch return reconcile.ErrStopped for a
+	// process not yet sent, instead of waiting for a request slot; those
+	// already sent go on to their answer. Nil never stops.
+	Stop <-chan struct{}
 	// OutageTimeout is how long the API may stay unavailable (the breaker
 	// open) before Fetch gives up with an *OutageError; a Retry-After
 	// longer than it gives up at once. Zero means DefaultOutageTimeout.
@@ -107,7 +111,8 @@ type Client struct {
 	renewing chan struct{} // a one-slot lock: one renewal at a time
 	health   *health
 	slots    chan struct{} // requests in flight; nil: no bound
-	answers  atomic.Int64  // answers received, for Attempt.Early
+	stop     <-chan struct{}
+	answers  atomic.Int64 // answers received, for Attempt.Early
 
 	mu        sync.Mutex
 	responses map[int]int64 // requests sent, by the HTTP status they got
@@ -146,6 +151,7 @@ func New(cfg Config) (*Client, error) {
 		pacer:    newPacer(limitOf(cfg.Rate)),
 		renewing: make(chan struct{}, 1),
 		health:   newHealth(cmpOr(cfg.OutageTimeout, DefaultOutageTimeout), time.Now),
+		stop:     cfg.Stop,
 	}
 	if cfg.InFlight > 0 {
 		c.slots = make(chan struct{}, cfg.InFlight)
@@ -258,9 +264,16 @@ func (c *Client) Fetch(ctx context.Context, processID string) (reconcile.Result,
 		if err != nil {
 			return res, c.stopped(id, err)
 		}
-		release, err := c.acquire(ctx)
+		var stop <-chan struct{}
+		if sent == 0 {
+			stop = c.stop // not sent yet: a stop keeps it from being sent
+		}
+		release, err := c.acquire(ctx, stop)
 		if err != nil {
 			c.health.abandon(t)
+			if errors.Is(err, reconcile.ErrStopped) {
+				return res, err
+			}
 			return res, fmt.Errorf("fetch %s: %w", id, err)
 		}
 		sentAt, err := c.pacer.wait(ctx)
@@ -371,14 +384,22 @@ func (c *Client) Fetch(ctx context.Context, processID string) (reconcile.Result,
 	}
 }
 
-// acquire takes one of the InFlight slots and returns its release.
-func (c *Client) acquire(ctx context.Context) (func(), error) {
+// acquire takes one of the InFlight slots and returns its release. It
+// returns reconcile.ErrStopped once stop is closed.
+func (c *Client) acquire(ctx context.Context, stop <-chan struct{}) (func(), error) {
+	select {
+	case <-stop:
+		return nil, reconcile.ErrStopped
+	default:
+	}
 	if c.slots == nil {
 		return func() {}, nil
 	}
 	select {
 	case c.slots <- struct{}{}:
 		return func() { <-c.slots }, nil
+	case <-stop:
+		return nil, reconcile.ErrStopped
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}

@@ -58,6 +58,12 @@ type Journal interface {
 // run is interrupted (--resume and --recheck pick it up), not failed.
 var ErrOutage = errors.New("API unavailable")
 
+// ErrStopped is what errors.Is finds in a Fetcher's error when Options.Stop
+// closed before the process was sent at all (a Fetcher that holds many
+// processes waiting for a request slot, fetch.Config.Stop): it is counted
+// Unverified with DetailStopped, like one the run never handed out.
+var ErrStopped = errors.New("stopped before this process was fetched")
+
 // DefaultWindow is how many processes may be read ahead of the oldest one
 // not yet reported, when Options.Window is zero.
 const DefaultWindow = 4096
@@ -229,6 +235,9 @@ func Run(ctx context.Context, src Source, f Fetcher, sink Sink, opt Options) (Su
 				return p.done(n, d)
 			}
 			interrupted.Store(true)
+			if errors.Is(err, ErrStopped) {
+				return p.done(n, Interrupted(l, DetailStopped))
+			}
 			if errors.Is(err, ErrOutage) { // the API is gone: the rest is unverified, not fatal
 				detail := err.Error()
 				outage.CompareAndSwap(nil, &detail)
