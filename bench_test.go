@@ -403,3 +403,136 @@ func MustSimulateProcess(tb testing.TB, data string, args ...string) string {
 	tb.Fatalf("simulate exited before listening: %v", sc.Err())
 	return ""
 }
+
+// The API failing (issue 10): each benchmark plays one of the issue's
+// situations against the simulator and reports the figures its targets
+// are about.
+
+// runOutage runs the job in-process and returns its summary, whatever its
+// exit code.
+func runOutage(b *testing.B, o runOptions) (reconcile.Summary, time.Duration) {
+	b.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	start := time.Now()
+	sum, err := runJob(context.Background(), o, io.Discard, log)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return sum, time.Since(start)
+}
+
+// BenchmarkRun_APIDies: 2,000 processes at --rate 200; the API dies after
+// half of them (connections reset from then on), --outage-timeout 20s. The
+// run must exit 3 within 20 s + 10 s of the death, with at most one request
+// in flight to the dead API once the breaker opened and no wrong verdict;
+// --recheck last, once the API is back, must verify every one left.
+func BenchmarkRun_APIDies(b *testing.B) {
+	const n, r = 2000, 200
+	dir := b.TempDir()
+	data, source := MustFixture(b, dir, n)
+	for i := range b.N {
+		sim, root, stop := MustStartSimulator(b, data, "127.0.0.1:0", simulator.Config{})
+		addr := strings.TrimPrefix(root, "http://")
+		var died time.Time
+		var dead *deadAPI
+		killed := make(chan struct{})
+		go func() {
+			defer close(killed)
+			for sim.Stats().Requests < n/2 {
+				time.Sleep(time.Millisecond)
+			}
+			_ = stop()
+			died = time.Now()
+			dead = MustDeadAPI(b, addr, time.Second)
+		}()
+		o := benchOptions(dir, 2*i, source, root, r, fetch.DefaultWorkers)
+		o.OutageTimeout = 20 * time.Second
+		sum, _ := runOutage(b, o)
+		<-killed
+		ended := time.Since(died)
+		dead.close()
+		if sum.ExitCode != reconcile.ExitIncomplete || sum.Outage == nil {
+			b.Fatalf("exit %d, outage %+v: want 3 and the outage", sum.ExitCode, sum.Outage)
+		}
+		wrong := sum.Total - sum.Counts[reconcile.Match] - sum.Counts[reconcile.Unverified]
+		unverified := sum.Counts[reconcile.Unverified]
+
+		MustStartSimulator(b, data, addr, simulator.Config{})
+		o = benchOptions(dir, 2*i+1, source, root, r, fetch.DefaultWorkers)
+		o.Source, o.Recheck = "", "last"
+		rs, _ := runOutage(b, o)
+		b.ReportMetric(ended.Seconds(), "s-death-to-exit")
+		b.ReportMetric(float64(dead.peak.Load()), "max-in-flight-to-dead-API")
+		b.ReportMetric(float64(dead.total.Load()), "requests-to-dead-API")
+		b.ReportMetric(float64(sum.Outage.Probes), "probes")
+		b.ReportMetric(float64(wrong), "wrong-verdicts")
+		b.ReportMetric(float64(unverified), "unverified")
+		b.ReportMetric(float64(rs.Recovered), "recheck-recovered")
+		if rs.ExitCode != 0 || rs.Recovered != unverified {
+			b.Fatalf("recheck: exit %d, recovered %d of %d", rs.ExitCode, rs.Recovered, unverified)
+		}
+	}
+}
+
+// BenchmarkRun_Flaky503: 30% of the requests get 503, 2,000 processes at
+// --rate 200: every process verified, <= 1.6 requests per process, >= 60%
+// of --rate in processes per second.
+func BenchmarkRun_Flaky503(b *testing.B) {
+	const n, r = 2000, 200
+	dir := b.TempDir()
+	data, source := MustFixture(b, dir, n)
+	sim, srv := MustSimulator(b, data, simulator.Config{UnavailableRate: 0.3, Seed: 10})
+	b.ResetTimer()
+	for i := range b.N {
+		before := sim.Stats()
+		sum, elapsed := MustRunJob(b, benchOptions(dir, i, source, srv.URL, r, fetch.DefaultWorkers))
+		after := sim.Stats()
+		b.ReportMetric(float64(n)/elapsed.Seconds(), "processes/s")
+		b.ReportMetric(100*float64(n)/elapsed.Seconds()/r, "%rate")
+		b.ReportMetric(float64(after.Requests-before.Requests)/n, "requests/process")
+		b.ReportMetric(float64(sum.Counts[reconcile.Unverified]), "unverified")
+	}
+}
+
+// BenchmarkRun_Sick20s: every request fails with 503 for 20 s (from 2 s
+// into the run), then the API is healthy: at most 4 requests/s go into the
+// failing API, and the run finishes with nothing unverified.
+func BenchmarkRun_Sick20s(b *testing.B) {
+	const n, r = 2000, 200
+	const sick = 20 * time.Second
+	dir := b.TempDir()
+	data, source := MustFixture(b, dir, n)
+	b.ResetTimer()
+	for i := range b.N {
+		sim, srv := MustSimulator(b, data, simulator.Config{FailAfter: 2 * time.Second, FailFor: sick})
+		sum, elapsed := MustRunJob(b, benchOptions(dir, i, source, srv.URL, r, fetch.DefaultWorkers))
+		st := sim.Stats()
+		b.ReportMetric(float64(st.Unavailable)/sick.Seconds(), "requests/s-into-failing-API")
+		b.ReportMetric(float64(st.Unavailable), "requests-into-failing-API")
+		b.ReportMetric(float64(sum.Counts[reconcile.Unverified]), "unverified")
+		b.ReportMetric(elapsed.Seconds(), "s-wall")
+	}
+}
+
+// BenchmarkRun_Isolated429: 2,000 processes at --rate 200 against a limit
+// of 400/s, with one-off 429s (Retry-After: 1) on about 0.65% of the
+// requests and 4% random 500s: the wall time must stay within 1.2 x (N/R +
+// the sum of Retry-After).
+func BenchmarkRun_Isolated429(b *testing.B) {
+	const n, r = 2000, 200
+	dir := b.TempDir()
+	data, source := MustFixture(b, dir, n)
+	sim, srv := MustSimulator(b, data, simulator.Config{Rate: 2 * r, RandomRateLimited: 0.0065, ErrorRate: 0.04, Seed: 4})
+	b.ResetTimer()
+	for i := range b.N {
+		before := sim.Stats()
+		_, elapsed := MustRunJob(b, benchOptions(dir, i, source, srv.URL, r, fetch.DefaultWorkers))
+		after := sim.Stats()
+		limited := after.RateLimited - before.RateLimited
+		bound := 1.2 * (float64(n)/r + float64(limited))
+		b.ReportMetric(elapsed.Seconds(), "s-wall")
+		b.ReportMetric(float64(limited), "429s")
+		b.ReportMetric(bound, "s-bound")
+		b.ReportMetric(100*elapsed.Seconds()/bound, "%bound")
+	}
+}

@@ -54,6 +54,9 @@ type runOptions struct {
 	Resume      bool          // continue the newest unfinished run of Source
 	Recheck     string        // a run id, or "last": fetch again what it left unverified
 	MaxDuration time.Duration // stop taking new processes after this long; 0 means no limit
+	// OutageTimeout is how long the API may stay unavailable before the
+	// run ends (exit 3); 0 means fetch.DefaultOutageTimeout.
+	OutageTimeout time.Duration
 	// Explicit names the flags given on the command line or in the
 	// environment, which a resumed run's own parameters must not contradict.
 	Explicit map[string]bool
@@ -105,6 +108,7 @@ func runFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "no-state", Usage: "keep no run history (no --resume or --recheck later)"},
 		&cli.BoolFlag{Name: "resume", Usage: "continue the newest unfinished run of --source: recorded processes are not fetched again"},
 		&cli.StringFlag{Name: "recheck", Usage: "`RUN_ID` or last: fetch again only what that run left unverified, as a new run"},
+		&cli.DurationFlag{Name: "outage-timeout", Value: fetch.DefaultOutageTimeout, Usage: "when the API stays unavailable this long, end the run: the rest unverified, reports written, exit 3 (--resume or --recheck last continues)"},
 		&cli.DurationFlag{Name: "max-duration", Usage: "stop taking new processes after this long, finish those in flight, write the reports and exit 3 (--resume continues)"},
 		&cli.StringFlag{Name: "shard", EnvVars: []string{"UNICO_RECONCILE_SHARD"}, Usage: "take only the processes whose id hashes to shard `I/N`, at --rate/N; auto/N takes I from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job)"},
 		&cli.StringFlag{Name: "metrics-textfile", EnvVars: []string{"UNICO_RECONCILE_METRICS_TEXTFILE"}, Usage: "write Prometheus metrics to this `FILE.prom` for node_exporter's textfile collector (every 30s and at the end)"},
@@ -141,22 +145,23 @@ func runCommand(code *int) *cli.Command {
 // runOptionsFrom checks the flags and turns them into runOptions.
 func runOptionsFrom(c *cli.Context, now time.Time) (runOptions, error) {
 	o := runOptions{
-		Source:      c.String("source"),
-		Query:       c.String("query"),
-		Rate:        c.Float64("rate"),
-		Workers:     c.Int("workers"),
-		Timeout:     c.Duration("timeout"),
-		MaxRetries:  c.Int("max-retries"),
-		BackoffBase: c.Duration("retry-base"),
-		Out:         c.String("out"),
-		StaleAfter:  c.Duration("stale-after"),
-		SummaryJSON: c.Bool("summary-json"),
-		State:       c.String("state"),
-		NoState:     c.Bool("no-state"),
-		Resume:      c.Bool("resume"),
-		Recheck:     c.String("recheck"),
-		MaxDuration: c.Duration("max-duration"),
-		Explicit:    map[string]bool{},
+		Source:        c.String("source"),
+		Query:         c.String("query"),
+		Rate:          c.Float64("rate"),
+		Workers:       c.Int("workers"),
+		Timeout:       c.Duration("timeout"),
+		MaxRetries:    c.Int("max-retries"),
+		BackoffBase:   c.Duration("retry-base"),
+		Out:           c.String("out"),
+		StaleAfter:    c.Duration("stale-after"),
+		SummaryJSON:   c.Bool("summary-json"),
+		State:         c.String("state"),
+		NoState:       c.Bool("no-state"),
+		Resume:        c.Bool("resume"),
+		Recheck:       c.String("recheck"),
+		MaxDuration:   c.Duration("max-duration"),
+		OutageTimeout: c.Duration("outage-timeout"),
+		Explicit:      map[string]bool{},
 
 		MetricsTextfile: c.String("metrics-textfile"),
 		Pushgateway:     c.String("pushgateway"),
@@ -174,6 +179,8 @@ func runOptionsFrom(c *cli.Context, now time.Time) (runOptions, error) {
 		return o, errors.New("--state and --no-state: give one")
 	case o.MaxDuration < 0:
 		return o, fmt.Errorf("--max-duration %s: want a positive duration", o.MaxDuration)
+	case o.OutageTimeout <= 0:
+		return o, fmt.Errorf("--outage-timeout %s: want a positive duration", o.OutageTimeout)
 	}
 	if o.Source == "" && o.Recheck == "" {
 		return o, errors.New("--source is required (or UNICO_RECONCILE_SOURCE)")

@@ -29,6 +29,12 @@ func simulateCommand() *cli.Command {
 			&cli.BoolFlag{Name: "no-retry-after", Usage: "answer 429 without a Retry-After header"},
 			&cli.DurationFlag{Name: "latency", Usage: "added to every request"},
 			&cli.Float64Flag{Name: "error-rate", Usage: "probability (0..1) of a random 500 (99999)"},
+			&cli.Float64Flag{Name: "unavailable-rate", Usage: "probability (0..1) of a random 503 without a body (a gateway in front of an overloaded API)"},
+			&cli.Float64Flag{Name: "random-429-rate", Usage: "probability (0..1) of a one-off 429 (Retry-After: 1) although the tenant is under its rate"},
+			&cli.DurationFlag{Name: "fail-after", Usage: "with --fail-for: from this long after the first request, answer every request 503"},
+			&cli.DurationFlag{Name: "fail-for", Usage: "how long every request is answered 503 (0: never)"},
+			&cli.DurationFlag{Name: "down-after", Usage: "stop serving this long after the first request: listener closed, connections cut (0: never)"},
+			&cli.DurationFlag{Name: "down-for", Usage: "with --down-after: listen again on the same address after this long (0: down for good)"},
 			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "seed of the random errors"},
 			&cli.StringFlag{Name: "api-key", Usage: "APIKEY the clients must send (none: not checked)"},
 			&cli.StringFlag{Name: "token", Usage: "Bearer token the clients must send (none: not checked)"},
@@ -45,8 +51,15 @@ func simulateCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			if r := c.Float64("error-rate"); r < 0 || r > 1 {
-				return fmt.Errorf("--error-rate %g: want 0..1", r)
+			for _, name := range []string{"error-rate", "unavailable-rate", "random-429-rate"} {
+				if r := c.Float64(name); r < 0 || r > 1 {
+					return fmt.Errorf("--%s %g: want 0..1", name, r)
+				}
+			}
+			for _, name := range []string{"fail-after", "fail-for", "down-after", "down-for"} {
+				if d := c.Duration(name); d < 0 {
+					return fmt.Errorf("--%s %s: want 0 or more", name, d)
+				}
 			}
 			data, err := simulator.LoadFile(c.String("data"))
 			if err != nil {
@@ -57,11 +70,19 @@ func simulateCommand() *cli.Command {
 				return err
 			}
 			srv := simulator.New(data, simulator.Config{
-				Rate:          c.Float64("rate"),
-				NoRetryAfter:  c.Bool("no-retry-after"),
-				Latency:       c.Duration("latency"),
-				ErrorRate:     c.Float64("error-rate"),
-				Seed:          c.Uint64("seed"),
+				Rate:         c.Float64("rate"),
+				NoRetryAfter: c.Bool("no-retry-after"),
+				Latency:      c.Duration("latency"),
+				ErrorRate:    c.Float64("error-rate"),
+				Seed:         c.Uint64("seed"),
+
+				UnavailableRate:   c.Float64("unavailable-rate"),
+				RandomRateLimited: c.Float64("random-429-rate"),
+				FailAfter:         c.Duration("fail-after"),
+				FailFor:           c.Duration("fail-for"),
+				DownAfter:         c.Duration("down-after"),
+				DownFor:           c.Duration("down-for"),
+
 				APIKey:        c.String("api-key"),
 				Token:         c.String("token"),
 				ExpiredTokens: c.StringSlice("expired-token"),

@@ -461,6 +461,8 @@ func TestUsageErrors(t *testing.T) {
 		{"NoSource", []string{"run"}, "--source is required"},
 		{"BadLogLevel", []string{"--log-level", "loud", "run", "--source", "x.csv"}, "--log-level"},
 		{"BadEnv", []string{"run", "--source", "x.csv", "--env", "staging"}, "--env"},
+		{"BadOutageTimeout", []string{"run", "--source", "x.csv", "--outage-timeout", "0s"}, "--outage-timeout"},
+		{"BadSimulateRate", []string{"simulate", "--data", "x.jsonl", "--unavailable-rate", "2"}, "--unavailable-rate"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			r := MustRun(t, nil, tt.args...)

@@ -103,7 +103,14 @@ func runJob(ctx context.Context, o runOptions, stdout io.Writer, log *slog.Logge
 	if err != nil {
 		return sum, err
 	}
+	// --max-duration: at the limit no new process is sent (fetch.Config.Stop,
+	// reconcile.Options.Stop); those sent finish.
+	var stop chan struct{}
+	if o.MaxDuration > 0 {
+		stop = make(chan struct{})
+	}
 	client, err := fetch.New(fetch.Config{
+		Stop:        stop,
 		BaseURL:     o.APIRoot,
 		APIKey:      o.APIKey,
 		Tokens:      o.Tokens,
@@ -113,6 +120,10 @@ func runJob(ctx context.Context, o runOptions, stdout io.Writer, log *slog.Logge
 		Timeout:     o.Timeout,
 		BackoffBase: o.BackoffBase,
 		Logger:      log,
+		// --workers bounds requests in flight; processes waiting out a
+		// back-off or an open breaker hold none (opt.InProgress).
+		InFlight:      o.Workers,
+		OutageTimeout: o.OutageTimeout,
 	})
 	if err != nil {
 		return sum, err
@@ -128,6 +139,7 @@ func runJob(ctx context.Context, o runOptions, stdout io.Writer, log *slog.Logge
 
 	opt := reconcile.Options{
 		Workers:    o.Workers,
+		InProgress: inProgress(o.Workers),
 		StaleAfter: o.StaleAfter,
 		Since:      o.Since,
 		Until:      o.Until,
@@ -158,7 +170,6 @@ func runJob(ctx context.Context, o runOptions, stdout io.Writer, log *slog.Logge
 	defer func() { obs.finish(sum, err) }()
 	opt.Observer = obs
 	if o.MaxDuration > 0 {
-		stop := make(chan struct{})
 		timer := time.AfterFunc(o.MaxDuration-time.Since(started), func() {
 			log.Warn("time limit reached: no new processes; finishing those in flight",
 				"run_id", j.run.ID, "max_duration", o.MaxDuration.String())
@@ -173,6 +184,9 @@ func runJob(ctx context.Context, o runOptions, stdout io.Writer, log *slog.Logge
 		"rate", o.Rate, "workers", o.Workers, "out", o.Out, "state", j.statePath(),
 		"shard", o.Shard.String(), "tenant_rate", o.TenantRate)
 	sum, err = reconcile.Run(ctx, src, client, sink, opt)
+	if out := client.Outage(); out != nil && err == nil {
+		sum.Outage = &reconcile.Outage{Since: out.Since.UTC(), Watched: out.Watched, Probes: out.Probes, LastError: out.Err.Error()}
+	}
 	if err == nil && journal != nil {
 		err = journal.Close()
 	}
@@ -238,6 +252,13 @@ func logEnd(log *slog.Logger, sum reconcile.Summary) {
 	if sum.RecheckOf != "" {
 		attrs = append(attrs, "recheck_of", sum.RecheckOf, "rechecked", sum.Rechecked, "recovered", sum.Recovered)
 	}
+	if o := sum.Outage; o != nil {
+		attrs = append(attrs, "outage_since", o.Since.Format(time.RFC3339), "outage_watched", o.Watched.Round(time.Millisecond).String(),
+			"probes", o.Probes, "last_error", o.LastError,
+			"next", "the API stayed unavailable: --resume picks the run up; --recheck last fetches only what was left")
+		log.Warn("run end", attrs...)
+		return
+	}
 	log.Info("run end", attrs...)
 }
 
@@ -274,6 +295,14 @@ func (t tee) Write(d reconcile.Discrepancy) error {
 		return err
 	}
 	return t.history.Write(d)
+}
+
+// inProgress is how many processes may be in progress at once, fetching or
+// waiting to retry, for workers requests in flight: enough that retries
+// waiting out their back-off do not idle the workers, few enough that the
+// goroutines holding them stay a few MB.
+func inProgress(workers int) int {
+	return min(max(16*workers, 256), reconcile.DefaultWindow/2)
 }
 
 // retries maps the flag (0 = none) to fetch's Config (0 = default).

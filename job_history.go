@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/unico-reconcile/unico-reconcile/reconcile"
+	"github.com/unico-reconcile/unico-reconcile/reports"
 	"github.com/unico-reconcile/unico-reconcile/state"
 	"github.com/unico-reconcile/unico-reconcile/store"
 )
@@ -62,7 +63,7 @@ func (j *job) pick(ctx context.Context, started time.Time) error {
 		if err != nil {
 			return err
 		}
-		if r.State != state.RunFinished {
+		if r.State != state.RunFinished && !endedByOutage(r) {
 			return fmt.Errorf("--recheck %s: run %s did not finish (%s); continue it with --resume", o.Recheck, r.ID, r.State)
 		}
 		if err := j.adopt(r); err != nil {
@@ -72,6 +73,17 @@ func (j *job) pick(ctx context.Context, started time.Time) error {
 		return nil
 	}
 	return nil
+}
+
+// endedByOutage reports whether run r was ended by an API outage: it is
+// resumable, but it also accounted for every row (those not fetched are
+// listed unverified), so a re-check may take it up as well.
+func endedByOutage(r state.Run) bool {
+	if len(r.Summary) == 0 {
+		return false
+	}
+	s, err := reports.ReadSummary(r.Summary)
+	return err == nil && s.Outage != nil
 }
 
 // resumable finds the run --resume continues: the newest run of the same

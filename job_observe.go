@@ -64,7 +64,7 @@ func (j *job) observe(started time.Time, rows int, client *fetch.Client, hc *htt
 	}
 	if o.MetricsTextfile != "" || o.Pushgateway != "" {
 		ob.metrics = reports.NewMetrics(reports.MetricsConfig{Start: started, Rows: rows, Shard: o.Shard,
-			Responses: client.Responses, Rate: client.Rate})
+			Responses: client.Responses, Rate: client.Rate, Breaker: client.Probes})
 	}
 	if o.MetricsTextfile != "" {
 		if err := ob.metrics.KeepLastSuccess(o.MetricsTextfile); err != nil {
@@ -126,7 +126,9 @@ func (ob *observer) loop() {
 		case <-ob.stop:
 			return
 		case <-redraw:
-			_ = ob.bar.Set64(ob.read.Load())
+			// Up to inProgress rows are read ahead of their verdicts (more
+			// at the very start): the bar shows what is behind them.
+			_ = ob.bar.Set64(max(ob.done.Load(), ob.read.Load()-int64(inProgress(ob.o.Workers))))
 			ob.bar.Describe(ob.kindsText(" "))
 		case now := <-every.C:
 			if ob.o.MetricsTextfile != "" {
@@ -190,6 +192,9 @@ func (ob *observer) finish(sum reconcile.Summary, err error) {
 	code := sum.ExitCode
 	if err != nil {
 		code = reconcile.ExitFatal
+	}
+	if o := sum.Outage; o != nil && err == nil {
+		ob.metrics.Outage(o.Since, o.Watched)
 	}
 	ob.metrics.Finish(code, time.Now())
 	if ob.o.MetricsTextfile != "" {

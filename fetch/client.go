@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/unico-reconcile/unico-reconcile/reconcile"
@@ -80,6 +81,19 @@ type Config struct {
 	// Now is the clock of Result.FetchedAt and of HTTP-date Retry-After
 	// values. Nil means time.Now. Waiting uses the monotonic clock.
 	Now func() time.Time
+	// InFlight bounds the requests in flight, over every caller; a caller
+	// waiting out a back-off or an open breaker holds none, so callers may
+	// be many more (the pipeline's window). Zero means no bound: as many
+	// as there are callers.
+	InFlight int
+	// Stop, when closed, makes Fetch return reconcile.ErrStopped for a
+	// process not yet sent, instead of waiting for a request slot; those
+	// already sent go on to their answer. Nil never stops.
+	Stop <-chan struct{}
+	// OutageTimeout is how long the API may stay unavailable (the breaker
+	// open) before Fetch gives up with an *OutageError; a Retry-After
+	// longer than it gives up at once. Zero means DefaultOutageTimeout.
+	OutageTimeout time.Duration
 }
 
 // Client fetches processes from the API. It implements reconcile.Fetcher and
@@ -95,6 +109,10 @@ type Client struct {
 	now      func() time.Time
 	pacer    *pacer
 	renewing chan struct{} // a one-slot lock: one renewal at a time
+	health   *health
+	slots    chan struct{} // requests in flight; nil: no bound
+	stop     <-chan struct{}
+	answers  atomic.Int64 // answers received, for Attempt.Early
 
 	mu        sync.Mutex
 	responses map[int]int64 // requests sent, by the HTTP status they got
@@ -117,8 +135,8 @@ func New(cfg Config) (*Client, error) {
 	if math.IsNaN(cfg.Rate) || cfg.Rate < 0 {
 		return nil, fmt.Errorf("rate %v: must be 0 (unlimited) or more", cfg.Rate)
 	}
-	if cfg.Timeout < 0 || cfg.BackoffBase < 0 || cfg.BackoffCap < 0 {
-		return nil, errors.New("timeout and back-off must not be negative")
+	if cfg.Timeout < 0 || cfg.BackoffBase < 0 || cfg.BackoffCap < 0 || cfg.OutageTimeout < 0 || cfg.InFlight < 0 {
+		return nil, errors.New("timeout, back-off, outage timeout and in-flight bound must not be negative")
 	}
 	c := &Client{
 		endpoint: endpoint,
@@ -135,6 +153,11 @@ func New(cfg Config) (*Client, error) {
 		now:      cfg.Now,
 		pacer:    newPacer(limitOf(cfg.Rate)),
 		renewing: make(chan struct{}, 1),
+		health:   newHealth(cmpOr(cfg.OutageTimeout, DefaultOutageTimeout), time.Now),
+		stop:     cfg.Stop,
+	}
+	if cfg.InFlight > 0 {
+		c.slots = make(chan struct{}, cfg.InFlight)
 	}
 	switch {
 	case cfg.MaxRetries == 0:
@@ -219,8 +242,15 @@ func (c *Client) PausedUntil() time.Time { return c.pacer.pausedUntil() }
 // Fetch asks the API for one process, retrying as Policy decides. See
 // reconcile.Fetcher for the contract: a per-process failure is in
 // Result.Err; the error is non-nil only when the run must stop (a fatal API
-// answer, whose *APIError errors.As finds, a token source failure, or ctx's
-// error).
+// answer, whose *APIError errors.As finds, a token source failure, an
+// *OutageError, or ctx's error).
+//
+// A request holds one of Config.InFlight slots only while it is sent; a
+// process waiting out a back-off or an open breaker holds none. Answers
+// that show the API unavailable while the breaker is open (or that open
+// it) are not charged to the process: it waits for the breaker instead.
+// Any other unavailable answer is charged half a retry, other failures a
+// whole one.
 func (c *Client) Fetch(ctx context.Context, processID string) (reconcile.Result, error) {
 	var res reconcile.Result
 	id, ok := reconcile.ParseProcessID(processID)
@@ -229,35 +259,81 @@ func (c *Client) Fetch(ctx context.Context, processID string) (reconcile.Result,
 		return res, nil
 	}
 	renewed := false
-	renewals := 0 // attempts repeated after a token renewal: not retries
-	for n := 1; ; n++ {
+	var charged, halves int // retries charged: whole ones, and halves for unavailable answers
+	sent := 0
+	for {
+		n := 1 + charged + halves/2
+		t, err := c.health.admit(ctx)
+		if err != nil {
+			return res, c.stopped(id, err)
+		}
+		var stop <-chan struct{}
+		if sent == 0 {
+			stop = c.stop // not sent yet: a stop keeps it from being sent
+		}
+		release, err := c.acquire(ctx, stop)
+		if err != nil {
+			c.health.abandon(t)
+			if errors.Is(err, reconcile.ErrStopped) {
+				return res, err
+			}
+			return res, fmt.Errorf("fetch %s: %w", id, err)
+		}
 		sentAt, err := c.pacer.wait(ctx)
 		if err != nil {
+			release()
+			c.health.abandon(t)
 			return res, fmt.Errorf("fetch %s: %w", id, err)
+		}
+		if t == pass && c.health.open() {
+			release() // the breaker opened meanwhile: wait for it
+			continue
 		}
 		token, err := c.token(ctx)
 		if err != nil {
+			release()
+			c.health.abandon(t)
 			return res, err
 		}
 		o := c.attempt(ctx, id, token)
+		release()
+		sent++
 		res.Attempts += 1 + o.replays
 		c.countResponse(o.status, o.replays)
 		c.pacer.charge(o.replays)
+		early := false
 		if o.status != 0 {
 			res.HTTPStatus, res.ErrorCode, res.FetchedAt = o.status, o.code, o.at
+			early = c.answers.Add(1) <= EarlyAnswers
 		}
 		if o.status == http.StatusTooManyRequests {
 			res.RateLimited++
 		}
 		if err := ctx.Err(); err != nil {
+			c.health.abandon(t)
 			return res, fmt.Errorf("fetch %s: %w", id, err)
 		}
-		v := c.policy.Decide(Attempt{
-			N: n - renewals, HTTPStatus: o.status, Code: o.code, Err: o.err,
+		a := Attempt{
+			N: n, HTTPStatus: o.status, Code: o.code, Err: o.err,
 			RetryAfter: o.retryAfter, Now: o.at, Renewed: renewed,
-			Jitter: rand.Float64(),
-		})
+			Jitter: rand.Float64(), Early: early,
+		}
+		down := Unavailable(a)
+		open := c.health.report(t, down, o.failure())
+		if t == probe && !open {
+			c.pacer.resume()
+			c.log.LogAttrs(ctx, slog.LevelInfo, "API available again", slog.String("process_id", id))
+		}
+		v := c.policy.Decide(a)
 		c.pace(ctx, o.status, sentAt, v)
+		if v.Pause > c.health.timeout {
+			c.health.giveUp(fmt.Errorf("Retry-After %s is longer than the outage timeout %s: %w",
+				v.Pause, c.health.timeout, o.failure()))
+			continue // admit returns the outage
+		}
+		if down && open && v.Action != Fatal {
+			continue // held by the breaker, not charged
+		}
 		switch v.Action {
 		case Done:
 			if o.status == http.StatusNotFound {
@@ -267,6 +343,11 @@ func (c *Client) Fetch(ctx context.Context, processID string) (reconcile.Result,
 			}
 			return res, nil
 		case Retry:
+			if down {
+				halves++
+			} else {
+				charged++
+			}
 			c.log.LogAttrs(ctx, slog.LevelDebug, "retry",
 				slog.String("process_id", id), slog.Int("attempt", n),
 				slog.Int("status", o.status), slog.String("code", o.code),
@@ -277,13 +358,16 @@ func (c *Client) Fetch(ctx context.Context, processID string) (reconcile.Result,
 			}
 		case GiveUp:
 			res.Err = o.failure()
-			if n > 1 {
-				res.Err = fmt.Errorf("no answer after %d attempts: %w", n, res.Err)
+			if sent > 1 {
+				res.Err = fmt.Errorf("no answer after %d attempts: %w", sent, res.Err)
 			}
 			return res, nil
 		case Fatal:
 			if o.api == nil {
 				return res, newTransportFatal(o.err)
+			}
+			if o.status == http.StatusNotFound {
+				return res, newRootFatal(o.api, c.endpoint)
 			}
 			var why error
 			if renewed && o.code == "10502" {
@@ -298,15 +382,47 @@ func (c *Client) Fetch(ctx context.Context, processID string) (reconcile.Result,
 				return res, newFatal(o.api, scrubError(err, scrubber(c.apiKey, token)))
 			}
 			renewed = true
-			renewals++
 		}
 	}
 }
 
-// pace feeds one verdict to the shared pacer: a 429 cuts the rate and
-// pauses everyone; a final answer lets the rate creep back.
+// acquire takes one of the InFlight slots and returns its release. It
+// returns reconcile.ErrStopped once stop is closed.
+func (c *Client) acquire(ctx context.Context, stop <-chan struct{}) (func(), error) {
+	select {
+	case <-stop:
+		return nil, reconcile.ErrStopped
+	default:
+	}
+	if c.slots == nil {
+		return func() {}, nil
+	}
+	select {
+	case c.slots <- struct{}{}:
+		return func() { <-c.slots }, nil
+	case <-stop:
+		return nil, reconcile.ErrStopped
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// stopped is the error of a Fetch that admit refused: the outage as is (its
+// text is the process's detail), ctx's error named.
+func (c *Client) stopped(id string, err error) error {
+	if errors.Is(err, reconcile.ErrOutage) {
+		return err
+	}
+	return fmt.Errorf("fetch %s: %w", id, err)
+}
+
+// pace feeds one verdict to the shared pacer: a 429 pauses everyone and,
+// when 429s recur, cuts the rate; a 503 with Retry-After pauses everyone; a
+// final answer lets the rate creep back.
 func (c *Client) pace(ctx context.Context, status int, sentAt int64, v Verdict) {
 	switch {
+	case status == http.StatusServiceUnavailable && v.Pause > 0:
+		c.pacer.pause(v.Pause)
 	case status == http.StatusTooManyRequests:
 		c.pacer.pause(v.Pause)
 		if c.pacer.attack(sentAt) {
@@ -349,6 +465,9 @@ func (c *Client) renew(ctx context.Context, expired string) error {
 	defer func() { <-c.renewing }()
 	if cur, err := c.tokens.Token(ctx); err == nil && cur != expired && cur != "" {
 		return nil
+	}
+	if _, err := c.pacer.wait(ctx); err != nil { // a renewal pays the shared rate too
+		return err
 	}
 	fresh, err := c.tokens.Renew(ctx, expired)
 	if err != nil {

@@ -12,9 +12,17 @@
 //   - Policy: Policy.Decide, a pure function from one attempt's outcome to a
 //     Verdict (done, retry after a delay, give up, stop the run, renew the
 //     token).
-//   - Concurrency: not here. The caller runs as many Fetch calls at once as it
-//     likes (errgroup.SetLimit in the pipeline); a Client is safe for
-//     concurrent use, and so are the TokenSource implementations here.
+//   - Health: one circuit breaker per Client (breaker.go, health.go), over a
+//     retry budget after gRPC's retry throttling: when answers that say "the
+//     API is unavailable" dominate, no caller sends but one probe at a time,
+//     1 s to 15 s apart; the first answer closes it. Callers it holds are
+//     not charged a retry; past Config.OutageTimeout they get an
+//     *OutageError (reconcile.ErrOutage) and the run ends.
+//   - Concurrency: the caller runs as many Fetch calls at once as it likes
+//     (errgroup.SetLimit in the pipeline); Config.InFlight bounds the
+//     requests in flight among them, so that callers waiting out a back-off
+//     or the breaker hold no slot. A Client is safe for concurrent use, and
+//     so are the TokenSource implementations here.
 //
 // Access tokens come from a TokenSource: a fixed token (StaticToken), a
 // file another process refreshes (TokenFile), or Unico's service account

@@ -105,6 +105,17 @@ func newTransportFatal(err error) error {
 	}
 }
 
+// newRootFatal explains a 404 without the API's error body among the first
+// answers: the API root is wrong, or a proxy in between does not route it.
+func newRootFatal(api *APIError, endpoint string) error {
+	msg := "the API root answers 404 without Unico's error body for " + Redact(endpoint) +
+		"{id}: check --base-url (or --env): it must be the API's root, such as https://api.id.unico.app, and any proxy must pass /processes/v1/ through"
+	if api.Body != "" {
+		msg += "; the server says: " + strconv.Quote(api.Body)
+	}
+	return &fatalError{msg: msg, api: api}
+}
+
 // newFatal explains a fatal answer: "APIKEY rejected (403, code 10201):
 // check --api-key ...; the API says: Invalid APIKEY".
 func newFatal(api *APIError, renewErr error) error {

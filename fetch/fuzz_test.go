@@ -159,7 +159,9 @@ var fuzzNow = time.Date(2026, 12, 7, 6, 0, 0, 0, time.UTC)
 
 // FuzzRetryAfter: Retry-After parses to a delay that is never negative,
 // seconds and HTTP dates give what they say, white space around does not
-// matter, and the 429 verdict never waits longer than the cap.
+// matter, and the 429 verdict honours the server's delay however long (the
+// Client ends the run as an outage past --outage-timeout), or else backs off
+// within the cap.
 func FuzzRetryAfter(f *testing.F) {
 	f.Add("120", uint64(120), int32(30), 0.5)
 	f.Fuzz(func(t *testing.T, v string, secs uint64, ahead int32, jitter float64) {
@@ -183,8 +185,13 @@ func FuzzRetryAfter(f *testing.F) {
 		}
 		p := Policy{MaxRetries: 3, BackoffBase: time.Second, BackoffCap: time.Minute}
 		vd := p.Decide(Attempt{N: 1, HTTPStatus: http.StatusTooManyRequests, RetryAfter: v, Now: fuzzNow, Jitter: jitter})
-		if vd.Action != Retry || vd.Delay < 0 || vd.Delay > p.BackoffCap || vd.Pause < 0 || vd.Pause > p.BackoffCap {
-			t.Fatalf("Decide(429, Retry-After %q) = %+v; want a retry within the cap", v, vd)
+		switch {
+		case vd.Action != Retry || vd.Delay < 0 || vd.Pause < 0:
+			t.Fatalf("Decide(429, Retry-After %q) = %+v; want a retry", v, vd)
+		case ok && (vd.Delay != d || vd.Pause != d) && d > 0:
+			t.Fatalf("Decide(429, Retry-After %q) = %+v; want the server's %v honoured, however long", v, vd, d)
+		case !ok && (vd.Delay > p.BackoffCap || vd.Pause > p.BackoffCap):
+			t.Fatalf("Decide(429, Retry-After %q) = %+v; want our own back-off, within the cap", v, vd)
 		}
 	})
 }

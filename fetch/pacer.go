@@ -19,14 +19,22 @@ import (
 //     by 2^-attackShift (a quarter) when the previous event was recent, the
 //     client still being far above the limit; by 2^-gentleShift (an eighth)
 //     after calmAfter without one, when it only brushed the limit;
+//
 //   - memory: the rate at which the 429 came, less 3%, becomes the soft
 //     ceiling: the limit is known to lie about there;
+//
 //   - decay: every success divides the rate by 1 - 2^-decayShift, about
 //     +0.2% at 9, up to the soft ceiling (at 10 req/s, +20% in 10 s); above
 //     it, by 1 - 2^-probeShift, about +0.01% at 13, so that probing for
 //     more brushes the limit rarely. The memory lasts forgetAfter without a
 //     429: then the limit may have been lifted, and the rate climbs at the
 //     decay pace back to the configured one.
+//
+//   - recurrence: an isolated 429 (the tenant's limit brushed by someone
+//     else, a gateway's hiccup) costs its pause and cuts nothing; the rate
+//     is cut only when 429s recur: a congestion event within
+//     recoveryRequests requests of the previous one, as a client above the
+//     limit sees them (at 3x the limit, one every few dozen requests).
 //
 // Every 429 costs a pause of everyone (Retry-After, at least a second in
 // practice), so the pacer's job is to make them rare, not just survivable.
@@ -40,6 +48,11 @@ const (
 	decayShift  = 9
 	probeShift  = 13
 	forgetAfter = time.Minute
+	// recurEvents congestion events within recoveryRequests requests sent
+	// (this one and the previous) make 429s recurring: only then is the
+	// rate cut.
+	recurEvents      = 2
+	recoveryRequests = 100
 	// minRate is the floor of the adaptive rate, in requests per second.
 	minRate = 0.5
 	// unlimitedAbove is where an unlimited client, slowed by a 429 to
@@ -54,13 +67,17 @@ type pacer struct {
 	ceiling rate.Limit // the configured rate; rate.Inf when unlimited
 	epoch   time.Time  // monotonic origin of the nanosecond counters
 	until   atomic.Int64
-	full    atomic.Bool // current == ceiling: a success has nothing to do
+	full    atomic.Bool  // current == ceiling: a success has nothing to do
+	sent    atomic.Int64 // requests granted so far
 
 	mu         sync.Mutex
 	current    rate.Limit
 	soft       rate.Limit // where the last 429 came, less 3%; 0 before any
 	attacked   bool
-	lastAttack int64
+	lastAttack int64 // the last congestion event; earlier requests are its echoes
+	lastCut    int64
+	events     [recurEvents - 1]int64 // sent at the last congestion events, newest first
+	nEvents    int
 }
 
 func newPacer(r rate.Limit) *pacer {
@@ -94,6 +111,7 @@ func (p *pacer) wait(ctx context.Context) (int64, error) {
 			return 0, fmt.Errorf("%w: %w", context.DeadlineExceeded, err)
 		}
 		if t := p.now(); p.until.Load() <= t {
+			p.sent.Add(1)
 			return t, nil
 		}
 	}
@@ -143,8 +161,8 @@ func (p *pacer) pausedUntil() time.Time {
 	return p.epoch.Add(time.Duration(u))
 }
 
-// attack cuts the rate after a 429 for a request sent at sentAt. It reports
-// whether the rate changed.
+// attack notes a 429 for a request sent at sentAt, and cuts the rate when
+// 429s recur. It reports whether the rate changed.
 func (p *pacer) attack(sentAt int64) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -152,8 +170,12 @@ func (p *pacer) attack(sentAt int64) bool {
 		return false // sent before the last cut: the same congestion
 	}
 	now := p.now()
-	calm := p.attacked && time.Duration(now-p.lastAttack) >= calmAfter
-	p.attacked, p.lastAttack = true, now
+	p.lastAttack = now
+	if !p.recur(p.sent.Load()) {
+		return false // isolated: the pause is enough
+	}
+	calm := p.attacked && time.Duration(now-p.lastCut) >= calmAfter
+	p.attacked, p.lastCut = true, now
 	if p.current == rate.Inf {
 		p.current = DefaultRate
 	} else {
@@ -170,6 +192,16 @@ func (p *pacer) attack(sentAt int64) bool {
 	return true
 }
 
+// recur notes a congestion event at request count sent and reports whether
+// it makes 429s recurring; called with mu held.
+func (p *pacer) recur(sent int64) bool {
+	recurring := p.nEvents == len(p.events) && sent-p.events[len(p.events)-1] <= recoveryRequests
+	copy(p.events[1:], p.events[:len(p.events)-1])
+	p.events[0] = sent
+	p.nEvents = min(p.nEvents+1, len(p.events))
+	return recurring
+}
+
 // succeed lets the rate creep back towards the ceiling after a success:
 // quickly up to the soft ceiling, slowly past it.
 func (p *pacer) succeed() {
@@ -181,7 +213,7 @@ func (p *pacer) succeed() {
 	if p.current >= p.ceiling {
 		return
 	}
-	if p.soft != 0 && time.Duration(p.now()-p.lastAttack) >= forgetAfter {
+	if p.soft != 0 && time.Duration(p.now()-p.lastCut) >= forgetAfter {
 		p.soft = 0
 	}
 	if p.soft == 0 || p.current < p.soft {
@@ -196,6 +228,21 @@ func (p *pacer) succeed() {
 		p.current = p.ceiling
 		p.full.Store(true)
 	}
+	p.lim.SetLimit(p.current)
+}
+
+// resume starts the rate again at half the configured one after an
+// outage, from which it climbs back at the decay pace: the waiting callers
+// do not all rush at a server that has just come back.
+func (p *pacer) resume() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ceiling == rate.Inf {
+		return
+	}
+	p.current = max(min(p.current, p.ceiling/2), min(minRate, p.ceiling))
+	p.soft = 0
+	p.full.Store(false)
 	p.lim.SetLimit(p.current)
 }
 

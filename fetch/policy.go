@@ -68,7 +68,15 @@ type Attempt struct {
 	// Jitter is a number in [0, 1) that spreads back-off delays: 0 gives
 	// half the nominal delay, values near 1 give nearly all of it.
 	Jitter float64
+	// Early reports whether this is one of the first answers the Client
+	// got (EarlyAnswers): a 404 without the API's error body then means a
+	// wrong API root, not a missing process.
+	Early bool
 }
+
+// EarlyAnswers is how many of a Client's first answers may reveal a wrong
+// API root (Attempt.Early).
+const EarlyAnswers = 20
 
 // Verdict is Policy.Decide's answer.
 type Verdict struct {
@@ -76,7 +84,8 @@ type Verdict struct {
 	// Delay is how long this process waits before its next attempt (Retry).
 	Delay time.Duration
 	// Pause is how long every caller of the Client waits before its next
-	// request. It is set for every 429, whatever the Action.
+	// request. It is set for every 429, and for a 503 with Retry-After,
+	// whatever the Action.
 	Pause time.Duration
 	// Reason says why, in a few words, for logs.
 	Reason string
@@ -89,7 +98,9 @@ type Policy struct {
 	// attempt for a retryable failure (429, 5xx, transport, body).
 	MaxRetries int
 	// BackoffBase is the nominal delay before the first retry; it doubles
-	// with every retry up to BackoffCap. BackoffCap also caps Retry-After.
+	// with every retry up to BackoffCap. Retry-After is honoured whatever
+	// its length (the Client ends the run when it exceeds the outage
+	// timeout).
 	BackoffBase, BackoffCap time.Duration
 }
 
@@ -99,9 +110,7 @@ func (p Policy) Decide(a Attempt) Verdict {
 	if a.HTTPStatus == http.StatusTooManyRequests {
 		// Before a.Err: a 429 whose body broke is still a 429.
 		d, ok := retryAfter(a.RetryAfter, a.Now)
-		if ok {
-			d = min(d, p.BackoffCap)
-		} else {
+		if !ok {
 			d = p.Backoff(a.N, a.Jitter)
 		}
 		v := p.retry(a, "rate limited")
@@ -110,6 +119,17 @@ func (p Policy) Decide(a Attempt) Verdict {
 			v.Delay = 0
 		}
 		return v
+	}
+	if a.HTTPStatus == http.StatusServiceUnavailable {
+		// Retry-After on a 503 is honoured like on a 429: everyone waits.
+		if d, ok := retryAfter(a.RetryAfter, a.Now); ok {
+			v := p.retry(a, "unavailable")
+			v.Delay, v.Pause = d, d
+			if v.Action != Retry {
+				v.Delay = 0
+			}
+			return v
+		}
 	}
 	if a.Err != nil {
 		switch {
@@ -142,6 +162,12 @@ func (p Policy) Decide(a Attempt) Verdict {
 		return Verdict{Action: Fatal, Reason: "credentials rejected"}
 	case s >= 500 && s <= 599:
 		return p.retry(a, "server error")
+	case s == http.StatusRequestTimeout:
+		return p.retry(a, "request timeout")
+	case s == http.StatusNotFound && a.Code == "" && a.Early:
+		// A 404 without the API's error body for the first requests: the
+		// API root is wrong (or a proxy does not route it), not the process.
+		return Verdict{Action: Fatal, Reason: "wrong API root"}
 	default:
 		// 400 20023, a 404 without code 50001 (a wrong API root answers
 		// 404 for everything: that is not "not found"), other 4xx, 3xx.
@@ -149,12 +175,19 @@ func (p Policy) Decide(a Attempt) Verdict {
 	}
 }
 
-// retry is Retry after a back-off, or GiveUp when the retries are spent.
+// retry is Retry after a back-off, or GiveUp when the retries are spent. An
+// unavailable answer is retried after the first back-off whatever N.
 func (p Policy) retry(a Attempt, reason string) Verdict {
 	if a.N > p.MaxRetries {
 		return Verdict{Action: GiveUp, Reason: reason + ", retries spent"}
 	}
-	return Verdict{Action: Retry, Delay: p.Backoff(a.N, a.Jitter), Reason: reason}
+	n := a.N
+	if Unavailable(a) {
+		// The shared breaker, not each process, backs off from an API-wide
+		// failure; a process unlucky with a flaky API retries soon.
+		n = 1
+	}
+	return Verdict{Action: Retry, Delay: p.Backoff(n, a.Jitter), Reason: reason}
 }
 
 // Backoff is the delay after failed attempt n (1-based): nominally
@@ -188,4 +221,23 @@ func retryAfter(v string, now time.Time) (time.Duration, bool) {
 		return max(t.Sub(now), 0), true
 	}
 	return 0, false
+}
+
+// Unavailable reports whether an attempt's outcome says that the API is
+// unavailable, rather than answering: no response (refused or reset
+// connection, timeout), 408, 502, 503, 504, or 500 without the API's error
+// body. These drain the retry budget and open the breaker; a certificate
+// error is not one (it is fatal).
+func Unavailable(a Attempt) bool {
+	switch s := a.HTTPStatus; {
+	case s == 0:
+		return a.Err != nil && !isCertificateError(a.Err)
+	case s == http.StatusRequestTimeout, s == http.StatusBadGateway,
+		s == http.StatusServiceUnavailable, s == http.StatusGatewayTimeout:
+		return true
+	case s == http.StatusInternalServerError:
+		return a.Code == ""
+	default:
+		return false
+	}
 }

@@ -1,8 +1,10 @@
 package fetch_test
 
 import (
+	"context"
 	"crypto/x509"
 	"errors"
+	"math"
 	"fmt"
 	"io"
 	"testing"
@@ -16,6 +18,7 @@ func TestPolicy_Decide(t *testing.T) {
 	now := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 	httpDate := now.Add(7 * time.Second).Format("Mon, 02 Jan 2006 15:04:05 GMT")
 	pastDate := now.Add(-time.Minute).Format("Mon, 02 Jan 2006 15:04:05 GMT")
+	longest := time.Duration(math.MaxInt64/int64(time.Second)) * time.Second // Retry-After saturated
 	reset := errors.New("read: connection reset by peer")
 
 	for _, tt := range []struct {
@@ -40,7 +43,9 @@ func TestPolicy_Decide(t *testing.T) {
 		{"TokenExpired401", fetch.Attempt{N: 3, HTTPStatus: 401, Code: "10502"}, fetch.Verdict{Action: fetch.Renew, Reason: "access token expired"}},
 		{"TokenExpiredAfterRenewal", fetch.Attempt{N: 2, HTTPStatus: 403, Code: "10502", Renewed: true}, fetch.Verdict{Action: fetch.Fatal, Reason: "credentials rejected"}},
 		{"ServerError", fetch.Attempt{N: 1, HTTPStatus: 500, Code: "99999"}, fetch.Verdict{Action: fetch.Retry, Delay: 500 * time.Millisecond, Reason: "server error"}},
-		{"BadGateway", fetch.Attempt{N: 2, HTTPStatus: 502, Jitter: 0.5}, fetch.Verdict{Action: fetch.Retry, Delay: 1500 * time.Millisecond, Reason: "server error"}},
+		// Unavailable answers: the first back-off whatever N (the breaker backs off for everyone).
+		{"BadGateway", fetch.Attempt{N: 2, HTTPStatus: 502, Jitter: 0.5}, fetch.Verdict{Action: fetch.Retry, Delay: 750 * time.Millisecond, Reason: "server error"}},
+		{"ServerErrorWithCodeGrows", fetch.Attempt{N: 2, HTTPStatus: 500, Code: "99999", Jitter: 0.5}, fetch.Verdict{Action: fetch.Retry, Delay: 1500 * time.Millisecond, Reason: "server error"}},
 		{"Unavailable", fetch.Attempt{N: 1, HTTPStatus: 503, Jitter: 0.999999999}, fetch.Verdict{Action: fetch.Retry, Delay: 999999999, Reason: "server error"}},
 		{"GatewayTimeout", fetch.Attempt{N: 1, HTTPStatus: 504}, fetch.Verdict{Action: fetch.Retry, Delay: 500 * time.Millisecond, Reason: "server error"}},
 		{"UnknownServerStatus", fetch.Attempt{N: 1, HTTPStatus: 599}, fetch.Verdict{Action: fetch.Retry, Delay: 500 * time.Millisecond, Reason: "server error"}},
@@ -59,10 +64,17 @@ func TestPolicy_Decide(t *testing.T) {
 		{"RateLimitedZero", fetch.Attempt{N: 1, HTTPStatus: 429, RetryAfter: "0", Now: now}, fetch.Verdict{Action: fetch.Retry, Reason: "rate limited"}},
 		{"RateLimitedHTTPDate", fetch.Attempt{N: 1, HTTPStatus: 429, RetryAfter: httpDate, Now: now}, fetch.Verdict{Action: fetch.Retry, Delay: 7 * time.Second, Pause: 7 * time.Second, Reason: "rate limited"}},
 		{"RateLimitedPastDate", fetch.Attempt{N: 1, HTTPStatus: 429, RetryAfter: pastDate, Now: now}, fetch.Verdict{Action: fetch.Retry, Reason: "rate limited"}},
-		{"RateLimitedCapped", fetch.Attempt{N: 1, HTTPStatus: 429, RetryAfter: "3600", Now: now}, fetch.Verdict{Action: fetch.Retry, Delay: time.Minute, Pause: time.Minute, Reason: "rate limited"}},
-		// Found by FuzzRetryAfter: delay-seconds past 2^63 were garbage,
-		// so the server's "wait very long" became a half-second back-off.
-		{"RateLimitedHuge", fetch.Attempt{N: 1, HTTPStatus: 429, RetryAfter: "99999999999999999999", Now: now}, fetch.Verdict{Action: fetch.Retry, Delay: time.Minute, Pause: time.Minute, Reason: "rate limited"}},
+		// Honoured however long: the Client ends the run past its outage timeout.
+		{"RateLimitedLong", fetch.Attempt{N: 1, HTTPStatus: 429, RetryAfter: "3600", Now: now}, fetch.Verdict{Action: fetch.Retry, Delay: time.Hour, Pause: time.Hour, Reason: "rate limited"}},
+		{"UnavailableRetryAfter", fetch.Attempt{N: 1, HTTPStatus: 503, RetryAfter: "7", Now: now}, fetch.Verdict{Action: fetch.Retry, Delay: 7 * time.Second, Pause: 7 * time.Second, Reason: "unavailable"}},
+		{"UnavailableRetryAfterSpent", fetch.Attempt{N: 3, HTTPStatus: 503, RetryAfter: "7", Now: now}, fetch.Verdict{Action: fetch.GiveUp, Pause: 7 * time.Second, Reason: "unavailable, retries spent"}},
+		{"RequestTimeout", fetch.Attempt{N: 1, HTTPStatus: 408}, fetch.Verdict{Action: fetch.Retry, Delay: 500 * time.Millisecond, Reason: "request timeout"}},
+		{"NotFoundWithoutCodeEarly", fetch.Attempt{N: 1, HTTPStatus: 404, Early: true}, fetch.Verdict{Action: fetch.Fatal, Reason: "wrong API root"}},
+		{"NotFoundOtherCodeEarly", fetch.Attempt{N: 1, HTTPStatus: 404, Code: "12345", Early: true}, fetch.Verdict{Action: fetch.GiveUp, Reason: "unexpected answer"}},
+		// Found by FuzzRetryAfter: delay-seconds past 2^63 were garbage, so
+		// the server's "wait very long" became a half-second back-off; now
+		// it saturates (and the Client ends the run past its outage timeout).
+		{"RateLimitedHuge", fetch.Attempt{N: 1, HTTPStatus: 429, RetryAfter: "99999999999999999999", Now: now}, fetch.Verdict{Action: fetch.Retry, Delay: longest, Pause: longest, Reason: "rate limited"}},
 		{"RateLimitedNoHeader", fetch.Attempt{N: 1, HTTPStatus: 429, Now: now}, fetch.Verdict{Action: fetch.Retry, Delay: 500 * time.Millisecond, Pause: 500 * time.Millisecond, Reason: "rate limited"}},
 		{"RateLimitedNoHeaderThird", fetch.Attempt{N: 3, HTTPStatus: 429, Jitter: 0.5, Now: now}, fetch.Verdict{Action: fetch.GiveUp, Pause: 3 * time.Second, Reason: "rate limited, retries spent"}},
 		{"RateLimitedGarbageHeader", fetch.Attempt{N: 2, HTTPStatus: 429, RetryAfter: "soon", Now: now}, fetch.Verdict{Action: fetch.Retry, Delay: time.Second, Pause: time.Second, Reason: "rate limited"}},
@@ -108,5 +120,34 @@ func TestAction_String(t *testing.T) {
 		if got := a.String(); got != want {
 			t.Errorf("Action(%d).String()=%q, want %q", int(a), got, want)
 		}
+	}
+}
+
+func TestUnavailable(t *testing.T) {
+	refused := errors.New("dial tcp 127.0.0.1:9: connect: connection refused")
+	for _, tt := range []struct {
+		name string
+		in   fetch.Attempt
+		want bool
+	}{
+		{"Refused", fetch.Attempt{Err: refused}, true},
+		{"Timeout", fetch.Attempt{Err: fmt.Errorf("request timed out: %w", context.DeadlineExceeded)}, true},
+		{"Certificate", fetch.Attempt{Err: fmt.Errorf("get: %w", x509.UnknownAuthorityError{})}, false},
+		{"RequestTimeout", fetch.Attempt{HTTPStatus: 408}, true},
+		{"BadGateway", fetch.Attempt{HTTPStatus: 502}, true},
+		{"ServiceUnavailable", fetch.Attempt{HTTPStatus: 503}, true},
+		{"GatewayTimeout", fetch.Attempt{HTTPStatus: 504}, true},
+		{"InternalWithoutCode", fetch.Attempt{HTTPStatus: 500}, true},
+		{"InternalWithCode", fetch.Attempt{HTTPStatus: 500, Code: "99999"}, false},
+		{"RateLimited", fetch.Attempt{HTTPStatus: 429}, false},
+		{"OK", fetch.Attempt{HTTPStatus: 200}, false},
+		{"MalformedBody", fetch.Attempt{HTTPStatus: 200, Err: fetch.ErrMalformedBody}, false},
+		{"NotFound", fetch.Attempt{HTTPStatus: 404}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := fetch.Unavailable(tt.in); got != tt.want {
+				t.Fatalf("Unavailable(%+v)=%v, want %v", tt.in, got, tt.want)
+			}
+		})
 	}
 }

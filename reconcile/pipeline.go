@@ -53,6 +53,18 @@ type Journal interface {
 	Record(seq int, processID string, r Result, kind Kind) error
 }
 
+// ErrOutage is what errors.Is finds in a Fetcher's error when the API has
+// been unavailable too long: Run stops fetching, the process and every one
+// not yet fetched are unverified with the error's text as detail, and the
+// run is interrupted (--resume and --recheck pick it up), not failed.
+var ErrOutage = errors.New("API unavailable")
+
+// ErrStopped is what errors.Is finds in a Fetcher's error when Options.Stop
+// closed before the process was sent at all (a Fetcher that holds many
+// processes waiting for a request slot, fetch.Config.Stop): it is counted
+// Unverified with DetailStopped, like one the run never handed out.
+var ErrStopped = errors.New("stopped before this process was fetched")
+
 // DefaultWindow is how many processes may be read ahead of the oldest one
 // not yet reported, when Options.Window is zero.
 const DefaultWindow = 4096
@@ -61,6 +73,12 @@ const DefaultWindow = 4096
 type Options struct {
 	// Workers is the number of fetches in flight at most; zero means 1.
 	Workers int
+	// InProgress, when larger than Workers, is how many processes may be
+	// handed to the Fetcher at once, fetching or waiting to retry: for a
+	// Fetcher that bounds its own requests in flight (fetch.Config.InFlight)
+	// and holds none while it waits, so that a process waiting out a
+	// back-off does not keep a worker idle. Zero means Workers.
+	InProgress int
 	// StaleAfter is how long after saved_at a process still in progress
 	// remotely is reported as still_processing.
 	StaleAfter time.Duration
@@ -121,8 +139,9 @@ func Run(ctx context.Context, src Source, f Fetcher, sink Sink, opt Options) (Su
 	if opt.Window < 1 {
 		opt.Window = DefaultWindow
 	}
-	if opt.Window <= opt.Workers {
-		opt.Window = opt.Workers + 1
+	inProgress := max(opt.Workers, opt.InProgress)
+	if opt.Window <= inProgress {
+		opt.Window = inProgress + 1
 	}
 	now := opt.Now
 	if now == nil {
@@ -140,12 +159,13 @@ func Run(ctx context.Context, src Source, f Fetcher, sink Sink, opt Options) (Su
 	// reading stops only on a fatal error, so that a signal still accounts
 	// for every row.
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(opt.Workers)
+	g.SetLimit(inProgress)
 	readCtx, stopReading := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer stopReading(nil)
 
 	seen := make(map[[16]byte]int32)
 	var interrupted atomic.Bool
+	var outage atomic.Pointer[string] // the detail of the outage that ended fetching
 	var seq, reused int
 	readErr := src.Each(readCtx, func(l Local) error {
 		if opt.Observer != nil {
@@ -192,10 +212,16 @@ func Run(ctx context.Context, src Source, f Fetcher, sink Sink, opt Options) (Su
 			interrupted.Store(true)
 			return p.done(n, Interrupted(l, DetailStopped))
 		}
+		if o := outage.Load(); o != nil {
+			return p.done(n, Interrupted(l, *o))
+		}
 		g.Go(func() error {
 			if stopped(opt.Stop) { // waited for a free worker past the limit
 				interrupted.Store(true)
 				return p.done(n, Interrupted(l, DetailStopped))
+			}
+			if o := outage.Load(); o != nil {
+				return p.done(n, Interrupted(l, *o))
 			}
 			r, err := f.Fetch(gctx, l.ProcessID)
 			if err == nil {
@@ -210,6 +236,16 @@ func Run(ctx context.Context, src Source, f Fetcher, sink Sink, opt Options) (Su
 				return p.done(n, d)
 			}
 			interrupted.Store(true)
+			if errors.Is(err, ErrStopped) {
+				return p.done(n, Interrupted(l, DetailStopped))
+			}
+			if errors.Is(err, ErrOutage) { // the API is gone: the rest is unverified, not fatal
+				detail := err.Error()
+				outage.CompareAndSwap(nil, &detail)
+				d := Interrupted(l, detail)
+				d.Attempts, d.RateLimited = r.Attempts, r.RateLimited // the requests it cost count
+				return p.done(n, d)
+			}
 			d := Interrupted(l, DetailInterrupted)
 			d.Attempts, d.RateLimited = r.Attempts, r.RateLimited // sent, so counted
 			derr := p.done(n, d)

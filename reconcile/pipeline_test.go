@@ -340,3 +340,104 @@ func TestRun_StopFinishesInFlight(t *testing.T) {
 		t.Errorf("unverified=%d, want %d", got, want)
 	}
 }
+
+// outageErr is what a Fetcher returns when the API stayed unavailable.
+type outageErr struct{}
+
+func (outageErr) Error() string        { return "API unavailable since 02:14:07Z: connection refused" }
+func (outageErr) Is(target error) bool { return target == reconcile.ErrOutage }
+
+// TestRun_OutageEndsFetching: an outage is not fatal: fetching stops, the
+// process and every one after it are unverified with the outage as detail,
+// the reports are in source order and the run is interrupted.
+func TestRun_OutageEndsFetching(t *testing.T) {
+	const n = 5000
+	var src rows
+	f := &fetcher{remote: map[string]reconcile.Result{}, fatal: map[string]error{id(100): outageErr{}}}
+	for i := range n {
+		src = append(src, reconcile.Local{Row: i + 2, ProcessID: id(i), Outcome: reconcile.Outcome{Status: 3}})
+		f.remote[id(i)] = finished(i)
+	}
+	s := &sink{}
+	sum, err := reconcile.Run(context.Background(), src, outageAttempts{f}, s, reconcile.Options{Workers: 4, Window: 16})
+	if err != nil {
+		t.Fatalf("Run: %v, want the outage absorbed", err)
+	}
+	if sum.Requests < sum.Counts[reconcile.Match]+3 {
+		t.Errorf("%d requests for %d matches: the outage's 3 attempts are not counted", sum.Requests, sum.Counts[reconcile.Match])
+	}
+	if !sum.Interrupted || sum.Total != n || sum.Code() != reconcile.ExitIncomplete {
+		t.Fatalf("summary %+v: want every row, interrupted, exit 3", sum)
+	}
+	if got := f.n.Load(); got > 200 {
+		t.Errorf("%d fetches: fetching went on after the outage", got)
+	}
+	unv := sum.Counts[reconcile.Unverified]
+	if unv < n-100-16 || unv != len(s.got) {
+		t.Fatalf("%d unverified, %d listed; want about every process from the outage on", unv, len(s.got))
+	}
+	for i, d := range s.got {
+		if d.Detail != (outageErr{}).Error() {
+			t.Fatalf("listed %d: detail %q, want the outage's", i, d.Detail)
+		}
+		if i > 0 && d.Local.Row <= s.got[i-1].Local.Row {
+			t.Fatalf("listed out of source order at %d", i)
+		}
+	}
+}
+
+// outageAttempts reports that the fetch that met the outage cost 3
+// requests.
+type outageAttempts struct{ f *fetcher }
+
+func (o outageAttempts) Fetch(ctx context.Context, id string) (reconcile.Result, error) {
+	r, err := o.f.Fetch(ctx, id)
+	if errors.Is(err, reconcile.ErrOutage) {
+		r.Attempts = 3
+	}
+	return r, err
+}
+
+// waiter is a Fetcher that holds its first fetch (a process in back-off)
+// until the others are done, as fetch.Client does with InFlight.
+type waiter struct {
+	release chan struct{}
+	others  atomic.Int64
+	first   atomic.Bool
+}
+
+func (w *waiter) Fetch(ctx context.Context, pid string) (reconcile.Result, error) {
+	if !w.first.Swap(true) {
+		<-w.release
+	} else if w.others.Add(1) == 20 {
+		close(w.release)
+	}
+	return reconcile.Result{Remote: &reconcile.Remote{ID: pid, Outcome: reconcile.Outcome{Status: 3}}, HTTPStatus: 200, Attempts: 1}, nil
+}
+
+// TestRun_InProgressBeyondWorkers: with InProgress, a process held by its
+// Fetcher does not keep the others from being fetched; the reports stay in
+// source order.
+func TestRun_InProgressBeyondWorkers(t *testing.T) {
+	var src rows
+	for i := range 40 {
+		src = append(src, reconcile.Local{Row: i + 2, ProcessID: id(i), Outcome: reconcile.Outcome{Status: 3}})
+	}
+	w := &waiter{release: make(chan struct{})}
+	done := make(chan reconcile.Summary, 1)
+	go func() {
+		sum, err := reconcile.Run(context.Background(), src, w, &sink{}, reconcile.Options{Workers: 1, InProgress: 32})
+		if err != nil {
+			t.Error(err)
+		}
+		done <- sum
+	}()
+	select {
+	case sum := <-done:
+		if sum.Counts[reconcile.Match] != 40 {
+			t.Fatalf("summary %+v, want 40 matches", sum)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the held process kept every other from being fetched (InProgress ignored)")
+	}
+}

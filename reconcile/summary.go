@@ -41,9 +41,26 @@ type Summary struct {
 	Counts map[Kind]int
 
 	// Interrupted is true when the run was stopped before it fetched every
-	// process (signal or deadline); the rest are counted as Unverified.
+	// process (signal, deadline or API outage); the rest are counted as
+	// Unverified.
 	Interrupted bool
-	ExitCode    int
+	// Outage, when set, is the API outage that ended the run.
+	Outage   *Outage
+	ExitCode int
+}
+
+// Outage describes an API outage that lasted past --outage-timeout and so
+// ended the run.
+type Outage struct {
+	// Since is when it began: the first of the failures that opened the
+	// circuit breaker.
+	Since time.Time
+	// Watched is how long the run watched it before it gave up.
+	Watched time.Duration
+	// Probes counts the probe requests sent meanwhile.
+	Probes int
+	// LastError is the last failure seen.
+	LastError string
 }
 
 // Add counts one verdict.

@@ -122,6 +122,10 @@ func newRunView(p Page) runView {
 	if s.RecheckOf != "" {
 		v.Facts = append(v.Facts, fact{Name: "Re-check of", Value: fmt.Sprintf("%s: %s of %s unverified recovered", s.RecheckOf, formatInt(s.Recovered), formatInt(s.Rechecked))})
 	}
+	if o := s.Outage; o != nil {
+		v.Facts = append(v.Facts, fact{Name: "API outage", Value: fmt.Sprintf("unavailable since %s, watched %s, %s probes; last error: %s. Continue with --resume or --recheck last.",
+			formatTime(o.Since), o.Watched.Round(time.Second), formatInt(o.Probes), o.LastError)})
+	}
 	v.Facts = append(v.Facts, fact{Name: "Exit code", Value: fmt.Sprintf("%d (%s)", s.ExitCode, exitMeaning(s))})
 
 	v.Counts = []countRow{{"total", s.Total}, {"matched", s.Counts[reconcile.Match]}, {"pending", s.Counts[reconcile.Pending]}}

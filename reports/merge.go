@@ -351,6 +351,9 @@ func mergedSummary(shards []*shardSet, runID string) reconcile.Summary {
 		m.Reused += sum.Reused
 		m.Total += sum.Total
 		m.Interrupted = m.Interrupted || sum.Interrupted
+		if m.Outage == nil {
+			m.Outage = sum.Outage // the first shard's: one API, one outage
+		}
 		for k, n := range sum.Counts {
 			m.Counts[k] += n
 		}

@@ -35,6 +35,10 @@ const (
 	MetricRetries         = "unico_reconcile_retries_total"
 	MetricRateLimited     = "unico_reconcile_rate_limited_total"
 	MetricRate            = "unico_reconcile_rate_limit_requests_per_second"
+	MetricAPIUnavailable  = "unico_reconcile_api_unavailable"
+	MetricProbes          = "unico_reconcile_api_probes_total"
+	MetricOutageStart     = "unico_reconcile_last_run_outage_start_timestamp_seconds"
+	MetricOutageWatched   = "unico_reconcile_last_run_outage_watched_seconds"
 )
 
 // MetricsConfig is what a run's metrics read from the rest of the run.
@@ -53,6 +57,9 @@ type MetricsConfig struct {
 	// Rate returns the current request rate, 0 when unlimited
 	// (fetch.Client.Rate); nil means no rate metric.
 	Rate func() float64
+	// Breaker returns the probes the circuit breaker has sent and whether
+	// it is open now (fetch.Client.Probes); nil means no breaker metrics.
+	Breaker func() (probes int, open bool)
 	// Now is the clock of the duration while the run goes on; nil means
 	// time.Now.
 	Now func() time.Time
@@ -73,6 +80,7 @@ type Metrics struct {
 	mu       sync.Mutex
 	finished bool
 	success  prometheus.Gauge // registered once it has a value
+	outage   bool
 }
 
 // NewMetrics returns the metrics of a run that starts at cfg.Start.
@@ -117,7 +125,42 @@ func NewMetrics(cfg MetricsConfig) *Metrics {
 		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: MetricRate,
 			Help: "The request rate the last run paces itself to now, lowered after 429s; 0 means unlimited.", ConstLabels: m.label}, cfg.Rate))
 	}
+	if cfg.Breaker != nil {
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: MetricAPIUnavailable,
+			Help: "1 while the API is unavailable (the circuit breaker is open), 0 otherwise.", ConstLabels: m.label},
+			func() float64 {
+				if _, open := cfg.Breaker(); open {
+					return 1
+				}
+				return 0
+			}))
+		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: MetricProbes,
+			Help: "Probes the last run sent to an unavailable API.", ConstLabels: m.label},
+			func() float64 { p, _ := cfg.Breaker(); return float64(p) }))
+	}
 	return m
+}
+
+// Outage records the outage that ended the run: when it began and how
+// long it was watched.
+func (m *Metrics) Outage(since time.Time, watched time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.outage {
+		return
+	}
+	m.outage = true
+	for _, g := range []struct {
+		name, help string
+		v          float64
+	}{
+		{MetricOutageStart, "When the API outage that ended the last run began, in seconds since the epoch.", unix(since)},
+		{MetricOutageWatched, "How long the last run watched the API outage that ended it, in seconds.", watched.Seconds()},
+	} {
+		gauge := prometheus.NewGauge(prometheus.GaugeOpts{Name: g.name, Help: g.help, ConstLabels: m.label})
+		gauge.Set(g.v)
+		m.reg.MustRegister(gauge)
+	}
 }
 
 func merge(a, b prometheus.Labels) prometheus.Labels {

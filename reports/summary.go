@@ -33,8 +33,17 @@ type summaryView struct {
 	Rechecked       *int       `json:"rechecked,omitempty"`
 	Recovered       *int       `json:"recovered,omitempty"`
 	Interrupted     bool       `json:"interrupted"`
+	Outage          *outage    `json:"outage,omitempty"`
 	ExitCode        int        `json:"exit_code"`
 	Counts          counts     `json:"counts"`
+}
+
+// outage is summary.json's "outage": the API outage that ended the run.
+type outage struct {
+	Since          time.Time `json:"since"`
+	WatchedSeconds float64   `json:"watched_seconds"`
+	Probes         int       `json:"probes"`
+	LastError      string    `json:"last_error"`
 }
 
 // counts encodes as {"total", "matched", "pending", then one key per kind in
@@ -70,7 +79,8 @@ func (c counts) MarshalJSON() ([]byte, error) {
 // a newline. recheck_of, rechecked and recovered appear for a re-check only;
 // shard ("I/N", the part of the source a sharded run took; its rate is its
 // share of the tenant's) for a sharded run only; merged_from (the shards'
-// run ids) for merged reports only. Times are written in UTC, null when zero; user information in
+// run ids) for merged reports only; outage (since,
+// watched_seconds, probes, last_error) for a run an API outage ended only. Times are written in UTC, null when zero; user information in
 // the API root (it may hold a secret) is redacted; a rate that is not finite is written as 0 (unlimited).
 func WriteSummary(w io.Writer, s reconcile.Summary) error {
 	v := summaryView{
@@ -95,6 +105,10 @@ func WriteSummary(w io.Writer, s reconcile.Summary) error {
 	}
 	if s.RecheckOf != "" {
 		v.Rechecked, v.Recovered = &s.Rechecked, &s.Recovered
+	}
+	if o := s.Outage; o != nil {
+		v.Outage = &outage{Since: o.Since.UTC(), WatchedSeconds: math.Round(o.Watched.Seconds()*1000) / 1000,
+			Probes: o.Probes, LastError: o.LastError}
 	}
 	if d, ok := duration(s); ok {
 		secs := math.Round(d.Seconds()*1000) / 1000

@@ -3,6 +3,7 @@ package reports
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/unico-reconcile/unico-reconcile/reconcile"
 )
@@ -28,6 +29,10 @@ func ReadSummary(b []byte) (reconcile.Summary, error) {
 		if s.Shard, err = reconcile.ParseShard(v.Shard); err != nil {
 			return reconcile.Summary{}, fmt.Errorf("read %s: shard %q: %w", SummaryName, v.Shard, err)
 		}
+	}
+	if o := v.Outage; o != nil {
+		s.Outage = &reconcile.Outage{Since: o.Since.UTC(), Watched: time.Duration(o.WatchedSeconds * float64(time.Second)),
+			Probes: o.Probes, LastError: o.LastError}
 	}
 	if v.Rechecked != nil {
 		s.Rechecked = *v.Rechecked

@@ -60,6 +60,11 @@ func WriteText(w io.Writer, s reconcile.Summary, dir string) error {
 	if s.RecheckOf != "" {
 		fmt.Fprintf(&b, "recheck   of run %s: %d of %d unverified recovered\n", s.RecheckOf, s.Recovered, s.Rechecked)
 	}
+	if o := s.Outage; o != nil {
+		fmt.Fprintf(&b, "outage    API unavailable since %s, watched %s, %d probes; last error: %s\n",
+			o.Since.UTC().Format(time.RFC3339), o.Watched.Round(time.Second), o.Probes, o.LastError)
+		b.WriteString("          continue with --resume (picks the run up) or --recheck last (fetches only what was left)\n")
+	}
 	fmt.Fprintf(&b, "exit      %d (%s)\n", s.ExitCode, exitMeaning(s))
 	if dir != "" {
 		fmt.Fprintf(&b, "reports   %s\n", dir)
@@ -75,6 +80,9 @@ func exitMeaning(s reconcile.Summary) string {
 	case reconcile.ExitDiscrepancies:
 		return "every process verified, discrepancies found"
 	case reconcile.ExitIncomplete:
+		if s.Outage != nil {
+			return "incomplete: the API stayed unavailable, the rest counted as unverified"
+		}
 		if s.Interrupted {
 			return "incomplete: interrupted, the rest counted as unverified"
 		}

@@ -56,14 +56,77 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 }
 
 // ListenAndServe listens on the TCP address addr (use "127.0.0.1:0" for a
-// free loopback port) and calls Serve.
+// free loopback port) and calls Serve. With Config.DownAfter it stops
+// serving that long after the first request (its listener closed, its
+// connections cut: clients get "connection refused"), and with
+// Config.DownFor it listens again on the same address after that long.
 func (s *Server) ListenAndServe(ctx context.Context, addr string) error {
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", addr)
 	if err != nil {
 		return fmt.Errorf("simulator: %w", err)
 	}
+	if s.cfg.DownAfter <= 0 {
+		return s.Serve(ctx, ln)
+	}
+	addr = ln.Addr().String() // the port, if addr asked for any
+	up, down := context.WithCancel(ctx)
+	go func() {
+		defer down()
+		select {
+		case <-s.first:
+		case <-up.Done():
+			return
+		}
+		t := time.NewTimer(s.cfg.DownAfter)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-up.Done():
+		}
+	}()
+	if err := s.serveUntil(up, ln); err != nil || ctx.Err() != nil {
+		return err
+	}
+	s.log.Info("simulator down", "addr", addr, "for", s.cfg.DownFor)
+	if s.cfg.DownFor <= 0 {
+		<-ctx.Done()
+		return nil
+	}
+	t := time.NewTimer(s.cfg.DownFor)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+		return nil
+	}
+	if ln, err = lc.Listen(ctx, "tcp", addr); err != nil {
+		return fmt.Errorf("simulator: listen again: %w", err)
+	}
 	return s.Serve(ctx, ln)
+}
+
+// serveUntil serves ln until ctx ends, then cuts every connection at once:
+// an API that dies does not finish its requests.
+func (s *Server) serveUntil(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	s.log.Info("simulator listening", "addr", ln.Addr().String(), "processes", s.data.Len(), "down_after", s.cfg.DownAfter)
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve simulator: %w", err)
+	case <-ctx.Done():
+	}
+	_ = hs.Close()
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve simulator: %w", err)
+	}
+	return nil
 }
 
 // Start listens on the TCP address addr and serves in the background. It

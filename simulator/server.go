@@ -43,6 +43,24 @@ type Config struct {
 	// ErrorRate is the probability, from 0 to 1, that a request that passes
 	// the rate limit is answered 500 (99999). Zero means never.
 	ErrorRate float64
+	// UnavailableRate is the probability, from 0 to 1, that a request that
+	// passes the rate limit is answered 503 without a body, as a gateway
+	// in front of an overloaded API does. Zero means never.
+	UnavailableRate float64
+	// RandomRateLimited is the probability, from 0 to 1, that a request is
+	// answered 429 (Retry-After: 1) although the bucket has tokens: the
+	// tenant's limit brushed by another of its clients. Zero means never.
+	RandomRateLimited float64
+	// FailAfter and FailFor make a window of time in which every request
+	// is answered 503 without a body: from FailAfter after the first
+	// request the server sees, for FailFor. FailFor zero means no window.
+	FailAfter, FailFor time.Duration
+	// DownAfter and DownFor stop ListenAndServe from serving at all, as a
+	// dead API: DownAfter after the first request it sees, its listener
+	// and connections are closed (connection refused); after DownFor it
+	// listens again on the same address. DownAfter zero means never;
+	// DownFor zero means down for good.
+	DownAfter, DownFor time.Duration
 	// Seed seeds the random errors: the same Seed and the same sequence of
 	// requests give the same errors.
 	Seed uint64
@@ -110,6 +128,10 @@ type Server struct {
 	unknown   map[string]int // requests for valid ids the data lacks
 
 	auth tokenAuth // token.go
+
+	firstOnce sync.Once
+	first     chan struct{} // closed at the first request
+	firstAt   atomic.Int64  // its time, Unix nanoseconds
 }
 
 // New returns a Server answering from data, which must not change
@@ -127,6 +149,7 @@ func New(data *Data, cfg Config) *Server {
 		perID:   make([]atomic.Int64, data.Len()),
 		unknown: make(map[string]int),
 		auth:    tokenAuth{issued: make(map[string]time.Time), used: make(map[[32]byte]time.Time)},
+		first:   make(chan struct{}),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -156,6 +179,10 @@ func New(data *Data, cfg Config) *Server {
 // ServeHTTP answers one request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.requests.Add(1)
+	s.firstOnce.Do(func() {
+		s.firstAt.Store(s.now().UnixNano())
+		close(s.first)
+	})
 	if !s.log.Enabled(r.Context(), slog.LevelDebug) {
 		s.mux.ServeHTTP(w, r)
 		return
@@ -210,9 +237,20 @@ func (s *Server) serveProcess(w http.ResponseWriter, r *http.Request) {
 	if validID {
 		s.countID(id)
 	}
+	if s.failing() {
+		s.unavailable.Add(1)
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return
+	}
 	if status, body := s.authorize(r); body != nil {
 		s.authErrors.Add(1)
 		writeJSON(w, status, body)
+		return
+	}
+	if s.random(s.cfg.RandomRateLimited) {
+		s.rateLimited.Add(1)
+		w.Header().Set("Retry-After", "1")
+		writeJSON(w, http.StatusTooManyRequests, bodyRateLimited)
 		return
 	}
 	if ok, retryAfter := s.allow(); !ok {
@@ -229,6 +267,11 @@ func (s *Server) serveProcess(w http.ResponseWriter, r *http.Request) {
 	if s.randomError() {
 		s.serverErrors.Add(1)
 		writeJSON(w, http.StatusInternalServerError, bodyInternal)
+		return
+	}
+	if s.random(s.cfg.UnavailableRate) {
+		s.unavailable.Add(1)
+		w.WriteHeader(http.StatusServiceUnavailable)
 		return
 	}
 	if !validID {
@@ -354,14 +397,26 @@ func (s *Server) allow() (bool, int) {
 	return false, max(1, secs)
 }
 
-func (s *Server) randomError() bool {
-	if s.cfg.ErrorRate <= 0 {
+func (s *Server) randomError() bool { return s.random(s.cfg.ErrorRate) }
+
+// random reports true with probability p.
+func (s *Server) random(p float64) bool {
+	if p <= 0 {
 		return false
 	}
 	s.randMu.Lock()
 	v := s.rand.Float64()
 	s.randMu.Unlock()
-	return v < s.cfg.ErrorRate
+	return v < p
+}
+
+// failing reports whether now is in the FailAfter/FailFor window.
+func (s *Server) failing() bool {
+	if s.cfg.FailFor <= 0 {
+		return false
+	}
+	since := time.Duration(s.now().UnixNano() - s.firstAt.Load())
+	return since >= s.cfg.FailAfter && since < s.cfg.FailAfter+s.cfg.FailFor
 }
 
 // sleep waits d, or less when the request's context ends first; it reports

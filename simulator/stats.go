@@ -18,6 +18,7 @@ type Stats struct {
 	AuthErrors   int // 400 (20001, 20002) and 403 (10201, 10501, 10502, 30017)
 	RateLimited  int // 429
 	ServerErrors int // 500 (99999): random errors and the "error" fault
+	Unavailable  int // 503 without a body: UnavailableRate and the FailAfter/FailFor window
 	Resets       int // connections closed by the "reset" fault, no response sent
 	Unrouted     int // 404 for another path, 405 for another method
 	// Faults counts the requests that met their process's x-sim-fault, of any
@@ -33,6 +34,7 @@ type Stats struct {
 type counters struct {
 	requests, ok, gone, notFound, badRequests, authErrors atomic.Int64
 	rateLimited, serverErrors, resets, unrouted, faults   atomic.Int64
+	unavailable                                           atomic.Int64
 	tokenRequests, tokensIssued, tokenErrors              atomic.Int64
 }
 
@@ -48,6 +50,7 @@ func (s *Server) Stats() Stats {
 		AuthErrors:   int(s.authErrors.Load()),
 		RateLimited:  int(s.rateLimited.Load()),
 		ServerErrors: int(s.serverErrors.Load()),
+		Unavailable:  int(s.unavailable.Load()),
 		Resets:       int(s.resets.Load()),
 		Unrouted:     int(s.unrouted.Load()),
 		Faults:       int(s.faults.Load()),
