@@ -184,6 +184,9 @@ func runJob(ctx context.Context, o runOptions, stdout io.Writer, log *slog.Logge
 		"rate", o.Rate, "workers", o.Workers, "out", o.Out, "state", j.statePath(),
 		"shard", o.Shard.String(), "tenant_rate", o.TenantRate)
 	sum, err = reconcile.Run(ctx, src, client, sink, opt)
+	if lowest, below := client.Slowdown(); lowest > 0 && err == nil {
+		sum.Slowdown = &reconcile.Slowdown{Lowest: lowest, Below: below}
+	}
 	if out := client.Outage(); out != nil && err == nil {
 		sum.Outage = &reconcile.Outage{Since: out.Since.UTC(), Watched: out.Watched, Probes: out.Probes, LastError: out.Err.Error()}
 	}
@@ -251,6 +254,10 @@ func logEnd(log *slog.Logger, sum reconcile.Summary) {
 	}
 	if sum.RecheckOf != "" {
 		attrs = append(attrs, "recheck_of", sum.RecheckOf, "rechecked", sum.Rechecked, "recovered", sum.Recovered)
+	}
+	if sd := sum.Slowdown; sd != nil {
+		attrs = append(attrs, "tenant_busy", fmt.Sprintf("the tenant was busy: %d × 429, %s", sum.RateLimited, sd),
+			"lowest_rate", sd.Lowest, "below_rate", sd.Below.Round(time.Millisecond).String())
 	}
 	if o := sum.Outage; o != nil {
 		attrs = append(attrs, "outage_since", o.Since.Format(time.RFC3339), "outage_watched", o.Watched.Round(time.Millisecond).String(),

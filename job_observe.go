@@ -64,7 +64,7 @@ func (j *job) observe(started time.Time, rows int, client *fetch.Client, hc *htt
 	}
 	if o.MetricsTextfile != "" || o.Pushgateway != "" {
 		ob.metrics = reports.NewMetrics(reports.MetricsConfig{Start: started, Rows: rows, Shard: o.Shard,
-			Responses: client.Responses, Rate: client.Rate, Breaker: client.Probes})
+			Responses: client.Responses, Rate: client.Rate, Breaker: client.Probes, Slowdown: client.Slowdown})
 	}
 	if o.MetricsTextfile != "" {
 		if err := ob.metrics.KeepLastSuccess(o.MetricsTextfile); err != nil {

@@ -213,6 +213,13 @@ func endpointOf(root string) (string, error) {
 // after 429s and creeping back on success; 0 means unlimited.
 func (c *Client) Rate() float64 { return c.pacer.rate() }
 
+// Slowdown returns the lowest rate, in requests per second, to which
+// recurring 429s cut the shared rate (0 when they never did), and how long
+// the Client ran below its configured rate because of them: 429s while the
+// job keeps to its own rate mean that someone else, production most likely,
+// is using the tenant's budget.
+func (c *Client) Slowdown() (lowest float64, below time.Duration) { return c.pacer.slowdown() }
+
 // Responses returns how many requests this Client has sent, by the HTTP
 // status of their response; status 0 counts those that got none (network
 // errors, timeouts, and the requests the transport resent by itself). The

@@ -78,6 +78,13 @@ type pacer struct {
 	lastCut    int64
 	events     [recurEvents - 1]int64 // sent at the last congestion events, newest first
 	nEvents    int
+	// How far and how long 429s slowed the rate below the configured
+	// one: the lowest rate a cut led to (0 before any), and the time spent
+	// below, from a cut until the rate is back to the configured one.
+	lowest    rate.Limit
+	slowed    bool
+	slowSince int64
+	slowFor   time.Duration
 }
 
 func newPacer(r rate.Limit) *pacer {
@@ -189,6 +196,12 @@ func (p *pacer) attack(sentAt int64) bool {
 	p.current = max(p.current, min(minRate, p.ceiling))
 	p.full.Store(false)
 	p.lim.SetLimit(p.current)
+	if p.lowest == 0 || p.current < p.lowest {
+		p.lowest = p.current
+	}
+	if !p.slowed {
+		p.slowed, p.slowSince = true, now
+	}
 	return true
 }
 
@@ -227,6 +240,9 @@ func (p *pacer) succeed() {
 	if p.current >= p.ceiling || (p.ceiling == rate.Inf && p.current >= unlimitedAbove) {
 		p.current = p.ceiling
 		p.full.Store(true)
+		if p.slowed {
+			p.slowed, p.slowFor = false, p.slowFor+time.Duration(p.now()-p.slowSince)
+		}
 	}
 	p.lim.SetLimit(p.current)
 }
@@ -244,6 +260,18 @@ func (p *pacer) resume() {
 	p.soft = 0
 	p.full.Store(false)
 	p.lim.SetLimit(p.current)
+}
+
+// slowdown returns the lowest rate 429s cut the pacer to (0 when none
+// did) and how long it has run below the configured rate since.
+func (p *pacer) slowdown() (lowest float64, below time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	below = p.slowFor
+	if p.slowed {
+		below += time.Duration(p.now() - p.slowSince)
+	}
+	return float64(p.lowest), below
 }
 
 // rate returns the current rate in requests per second, 0 when unlimited.

@@ -1,6 +1,9 @@
 package reconcile
 
-import "time"
+import (
+	"strconv"
+	"time"
+)
 
 // Summary describes one run: its parameters, what it sent and what it found.
 type Summary struct {
@@ -45,8 +48,22 @@ type Summary struct {
 	// Unverified.
 	Interrupted bool
 	// Outage, when set, is the API outage that ended the run.
-	Outage   *Outage
+	Outage *Outage
+	// Slowdown, when set, says that recurring 429s slowed the run below
+	// its rate: the tenant's limit was busy (production shares it).
+	Slowdown *Slowdown
 	ExitCode int
+}
+
+// Slowdown is how far and how long 429s slowed a run below its rate.
+type Slowdown struct {
+	Lowest float64       // the lowest rate it slowed to, requests per second
+	Below  time.Duration // how long it ran below its rate
+}
+
+// String says it as an operator reads it: "slowed to 3.1/s for 14m0s".
+func (s Slowdown) String() string {
+	return "slowed to " + strconv.FormatFloat(s.Lowest, 'f', 1, 64) + "/s for " + s.Below.Round(time.Second).String()
 }
 
 // Outage describes an API outage that lasted past --outage-timeout and so

@@ -4,6 +4,8 @@ import (
 	"encoding/csv"
 
 	"github.com/gocarina/gocsv"
+
+	"github.com/unico-reconcile/unico-reconcile/reconcile"
 )
 
 // BreakCSV makes every later write to s's CSV file fail with err, as a full
@@ -15,3 +17,12 @@ func BreakCSV(s *Set, err error) {
 type failWriter struct{ err error }
 
 func (w failWriter) Write([]byte) (int, error) { return 0, w.err }
+
+// MergeSummaries adds sums up as merge adds its shards' summaries.
+func MergeSummaries(sums []reconcile.Summary) reconcile.Summary {
+	shards := make([]*shardSet, len(sums))
+	for i, s := range sums {
+		shards[i] = &shardSet{sum: s}
+	}
+	return mergedSummary(shards, "merged")
+}

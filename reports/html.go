@@ -116,6 +116,9 @@ func newRunView(p Page) runView {
 		{Name: "Workers", Value: strconv.Itoa(s.Workers)},
 		{Name: "Requests", Value: fmt.Sprintf("%s (retries %s, rate limited %s)", formatInt(s.Requests), formatInt(s.Retries), formatInt(s.RateLimited))},
 	}
+	if sd := s.Slowdown; sd != nil {
+		v.Facts = append(v.Facts, fact{Name: "Tenant busy", Value: fmt.Sprintf("%s × 429, %s below the rate: the tenant's limit, which production shares, was in use", formatInt(s.RateLimited), sd)})
+	}
 	if s.Reused > 0 {
 		v.Facts = append(v.Facts, fact{Name: "Reused answers", Value: formatInt(s.Reused)})
 	}

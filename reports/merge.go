@@ -354,6 +354,13 @@ func mergedSummary(shards []*shardSet, runID string) reconcile.Summary {
 		if m.Outage == nil {
 			m.Outage = sum.Outage // the first shard's: one API, one outage
 		}
+		if sd := sum.Slowdown; sd != nil { // one tenant: the worst shard's
+			if m.Slowdown == nil {
+				m.Slowdown = &reconcile.Slowdown{Lowest: sd.Lowest}
+			}
+			m.Slowdown.Lowest = min(m.Slowdown.Lowest, sd.Lowest)
+			m.Slowdown.Below = max(m.Slowdown.Below, sd.Below)
+		}
 		for k, n := range sum.Counts {
 			m.Counts[k] += n
 		}

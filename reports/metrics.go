@@ -39,6 +39,8 @@ const (
 	MetricProbes          = "unico_reconcile_api_probes_total"
 	MetricOutageStart     = "unico_reconcile_last_run_outage_start_timestamp_seconds"
 	MetricOutageWatched   = "unico_reconcile_last_run_outage_watched_seconds"
+	MetricLowestRate      = "unico_reconcile_lowest_rate_requests_per_second"
+	MetricBelowRate       = "unico_reconcile_below_rate_seconds"
 )
 
 // MetricsConfig is what a run's metrics read from the rest of the run.
@@ -60,6 +62,10 @@ type MetricsConfig struct {
 	// Breaker returns the probes the circuit breaker has sent and whether
 	// it is open now (fetch.Client.Probes); nil means no breaker metrics.
 	Breaker func() (probes int, open bool)
+	// Slowdown returns the lowest rate 429s cut the run to (0: none did)
+	// and how long it ran below its rate (fetch.Client.Slowdown); nil
+	// means no slowdown metrics.
+	Slowdown func() (lowest float64, below time.Duration)
 	// Now is the clock of the duration while the run goes on; nil means
 	// time.Now.
 	Now func() time.Time
@@ -124,6 +130,14 @@ func NewMetrics(cfg MetricsConfig) *Metrics {
 	if cfg.Rate != nil {
 		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: MetricRate,
 			Help: "The request rate the last run paces itself to now, lowered after 429s; 0 means unlimited.", ConstLabels: m.label}, cfg.Rate))
+	}
+	if cfg.Slowdown != nil {
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: MetricLowestRate,
+			Help: "The lowest rate 429s slowed the last run to (the tenant's limit was busy); 0 means they never did.", ConstLabels: m.label},
+			func() float64 { l, _ := cfg.Slowdown(); return l }))
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: MetricBelowRate,
+			Help: "How long 429s kept the last run below its rate, in seconds.", ConstLabels: m.label},
+			func() float64 { _, b := cfg.Slowdown(); return b.Seconds() }))
 	}
 	if cfg.Breaker != nil {
 		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: MetricAPIUnavailable,

@@ -34,6 +34,7 @@ type summaryView struct {
 	Recovered       *int       `json:"recovered,omitempty"`
 	Interrupted     bool       `json:"interrupted"`
 	Outage          *outage    `json:"outage,omitempty"`
+	Slowdown        *slowdown  `json:"slowdown,omitempty"`
 	ExitCode        int        `json:"exit_code"`
 	Counts          counts     `json:"counts"`
 }
@@ -44,6 +45,13 @@ type outage struct {
 	WatchedSeconds float64   `json:"watched_seconds"`
 	Probes         int       `json:"probes"`
 	LastError      string    `json:"last_error"`
+}
+
+// slowdown is summary.json's "slowdown": 429s slowed the run below its
+// rate (the tenant was busy), down to lowest_rate, for below_rate_seconds.
+type slowdown struct {
+	LowestRate       float64 `json:"lowest_rate"`
+	BelowRateSeconds float64 `json:"below_rate_seconds"`
 }
 
 // counts encodes as {"total", "matched", "pending", then one key per kind in
@@ -109,6 +117,9 @@ func WriteSummary(w io.Writer, s reconcile.Summary) error {
 	if o := s.Outage; o != nil {
 		v.Outage = &outage{Since: o.Since.UTC(), WatchedSeconds: math.Round(o.Watched.Seconds()*1000) / 1000,
 			Probes: o.Probes, LastError: o.LastError}
+	}
+	if sd := s.Slowdown; sd != nil {
+		v.Slowdown = &slowdown{LowestRate: math.Round(sd.Lowest*1000) / 1000, BelowRateSeconds: math.Round(sd.Below.Seconds()*1000) / 1000}
 	}
 	if d, ok := duration(s); ok {
 		secs := math.Round(d.Seconds()*1000) / 1000

@@ -34,6 +34,9 @@ func ReadSummary(b []byte) (reconcile.Summary, error) {
 		s.Outage = &reconcile.Outage{Since: o.Since.UTC(), Watched: time.Duration(o.WatchedSeconds * float64(time.Second)),
 			Probes: o.Probes, LastError: o.LastError}
 	}
+	if sd := v.Slowdown; sd != nil {
+		s.Slowdown = &reconcile.Slowdown{Lowest: sd.LowestRate, Below: time.Duration(sd.BelowRateSeconds * float64(time.Second))}
+	}
 	if v.Rechecked != nil {
 		s.Rechecked = *v.Rechecked
 	}

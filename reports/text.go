@@ -54,6 +54,9 @@ func WriteText(w io.Writer, s reconcile.Summary, dir string) error {
 	b.WriteByte('\n')
 
 	fmt.Fprintf(&b, "requests  %d (retries %d, rate limited %d)\n", s.Requests, s.Retries, s.RateLimited)
+	if sd := s.Slowdown; sd != nil {
+		fmt.Fprintf(&b, "busy      the tenant was busy: %d × 429, %s (production shares the limit)\n", s.RateLimited, sd)
+	}
 	if s.Reused > 0 {
 		fmt.Fprintf(&b, "reused    %d answers from the run history (not fetched again)\n", s.Reused)
 	}
