@@ -4,9 +4,9 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
-	"math"
 	"fmt"
 	"io"
+	"math"
 	"testing"
 	"time"
 
