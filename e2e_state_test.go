@@ -372,6 +372,10 @@ func TestRun_MaxDuration(t *testing.T) {
 	if !strings.Contains(r.stderr, "plan exceeds --max-duration") || !strings.Contains(r.stderr, `"to_fetch":400`) {
 		t.Errorf("no plan warning with 400 to fetch in the log:\n%s", r.stderr)
 	}
+	// 400 processes in 1 s: the warning says which --rate would fit.
+	if !strings.Contains(r.stderr, "--rate 400 would fit") || !strings.Contains(r.stderr, `"rate_to_fit":400`) {
+		t.Errorf("the plan warning does not say which --rate would fit:\n%s", r.stderr)
+	}
 	s := MustSummary(t, out)
 	if !s.Interrupted || s.Counts["total"] != 400 {
 		t.Errorf("summary at the limit: interrupted=%v counts=%v; want interrupted with every row counted", s.Interrupted, s.Counts)
