@@ -12,11 +12,19 @@ import (
 // key returns the i-th distinct key of a pseudo-random sequence (as random
 // v4 UUIDs would be), the same for the same seed.
 func key(seed uint64, i int) [16]byte {
-	r := rand.New(rand.NewPCG(seed, uint64(i)))
 	var k [16]byte
-	binary.LittleEndian.PutUint64(k[:8], r.Uint64())
+	binary.LittleEndian.PutUint64(k[:8], mix(seed<<40^uint64(i)))
 	binary.LittleEndian.PutUint64(k[8:], uint64(i)) // distinct for distinct i
 	return k
+}
+
+// mix is splitmix64's finalizer: a bijection that scatters its input.
+func mix(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	return x ^ x>>31
 }
 
 func mustOpen(t testing.TB, capacity int, fp float64) *Set {
