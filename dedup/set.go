@@ -168,12 +168,15 @@ func (s *Set) grow(capacity int, fp float64) {
 // Add remembers that key is first met at row and returns false; when key
 // was added before, it returns the row it was first added at and true.
 func (s *Set) Add(key [16]byte, row int) (first int, dup bool, err error) {
-	hit := false
-	for _, f := range s.filters {
-		if f.Test(key[:]) {
-			hit = true
-			break
-		}
+	if s.fill >= s.capacity {
+		s.grow(2*s.capacity, s.fp/2)
+	}
+	last := len(s.filters) - 1
+	// The newest filter tests and adds in one pass (a repeat already in
+	// it sets no new bit); the older ones only test.
+	hit := s.filters[last].TestAndAdd(key[:])
+	for _, f := range s.filters[:last] {
+		hit = hit || f.Test(key[:])
 	}
 	if hit {
 		s.hits++
@@ -185,10 +188,6 @@ func (s *Set) Add(key [16]byte, row int) (first int, dup bool, err error) {
 			return first, dup, err
 		}
 	}
-	if s.fill >= s.capacity {
-		s.grow(2*s.capacity, s.fp/2)
-	}
-	s.filters[len(s.filters)-1].Add(key[:])
 	s.fill++
 	s.pending[key] = row
 	if len(s.pending) >= flushEvery {
