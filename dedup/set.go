@@ -168,14 +168,17 @@ func (s *Set) grow(capacity int, fp float64) {
 // Add remembers that key is first met at row and returns false; when key
 // was added before, it returns the row it was first added at and true.
 func (s *Set) Add(key [16]byte, row int) (first int, dup bool, err error) {
-	if s.fill >= s.capacity {
-		s.grow(2*s.capacity, s.fp/2)
-	}
-	last := len(s.filters) - 1
 	// The newest filter tests and adds in one pass (a repeat already in
-	// it sets no new bit); the older ones only test.
-	hit := s.filters[last].TestAndAdd(key[:])
-	for _, f := range s.filters[:last] {
+	// it sets no new bit); the older ones, or all when the newest is full,
+	// only test, and a new filter is added only for a new id.
+	full := s.fill >= s.capacity
+	last := len(s.filters) - 1
+	hit := false
+	if !full {
+		hit = s.filters[last].TestAndAdd(key[:])
+		last--
+	}
+	for _, f := range s.filters[:last+1] {
 		hit = hit || f.Test(key[:])
 	}
 	if hit {
@@ -187,6 +190,10 @@ func (s *Set) Add(key [16]byte, row int) (first int, dup bool, err error) {
 			}
 			return first, dup, err
 		}
+	}
+	if full {
+		s.grow(2*s.capacity, s.fp/2)
+		s.filters[len(s.filters)-1].Add(key[:])
 	}
 	s.fill++
 	s.pending[key] = row
