@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -173,8 +174,15 @@ func BenchmarkRun_UnlimitedState(b *testing.B) {
 // BenchmarkRun_Resume1M resumes a 1,000,000-process run whose answers are
 // all recorded: the built binary must skip them at > 200,000 processes/s
 // (and fetch nothing: its API root answers no one).
-func BenchmarkRun_Resume1M(b *testing.B) {
-	const n = 1_000_000
+func BenchmarkRun_Resume1M(b *testing.B) { benchResume(b, 1_000_000) }
+
+// BenchmarkRun_Resume3M: the same over 3,000,000 recorded processes, in
+// under 100 MB peak RSS: what a resume reads ahead has a fixed budget.
+func BenchmarkRun_Resume3M(b *testing.B) { benchResume(b, 3_000_000) }
+
+// benchResume resumes, with the built binary, a run of n processes whose
+// answers are all recorded, and reports its throughput and peak RSS.
+func benchResume(b *testing.B, n int) {
 	dir := b.TempDir()
 	_, source := MustFixture(b, dir, n)
 	statePath := filepath.Join(dir, "state.db")
@@ -277,15 +285,84 @@ func BenchmarkRun_Memory1M(b *testing.B) {
 	root := MustSimulateProcess(b, data)
 	b.ResetTimer()
 	for i := range b.N {
-		out := filepath.Join(dir, fmt.Sprint("out", i))
-		cmd := exec.Command(binary, "--log-format", "json", "run", "--source", source,
-			"--base-url", root, "--rate", "0", "--out", out)
-		cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		elapsed, peak := MustRunMeasured(b, cmd, &stderr)
+		elapsed, peak := MustMeasuredRun(b, dir, i, source, root)
 		b.ReportMetric(peak, "peak-RSS-MB")
 		b.ReportMetric(float64(n)/elapsed.Seconds(), "processes/s")
+	}
+}
+
+// BenchmarkRun_MemoryFlat runs the built binary over 100,000 processes,
+// then over UNICO_BENCH_ROWS (default 3,000,000), and reports the peak RSS
+// of both and their ratio: memory must not grow with the source (at most
+// 1.5x the 100,000-row run at 3,000,000 rows; under 100 MB at 10,000,000,
+// run by hand: UNICO_BENCH_ROWS=10000000 go test -run '^$' -bench
+// MemoryFlat -benchtime 1x -timeout 2h .). make bench clears UNICO_*
+// variables, so it runs the default.
+func BenchmarkRun_MemoryFlat(b *testing.B) {
+	const base = 100_000
+	n := 3_000_000
+	if s := os.Getenv("UNICO_BENCH_ROWS"); s != "" {
+		v, err := strconv.Atoi(s)
+		if err != nil || v < 1 {
+			b.Fatalf("UNICO_BENCH_ROWS=%q: want a number of rows", s)
+		}
+		n = v
+	}
+	dir := b.TempDir()
+	data, source := MustFixture(b, dir, max(n, base))
+	baseSource := filepath.Join(dir, "base.csv")
+	MustHead(b, source, baseSource, base+1) // the header and base rows
+	root := MustSimulateProcess(b, data)
+	b.ResetTimer()
+	for i := range b.N {
+		_, basePeak := MustMeasuredRun(b, dir, 2*i, baseSource, root)
+		elapsed, peak := MustMeasuredRun(b, dir, 2*i+1, source, root)
+		b.ReportMetric(float64(n), "rows")
+		b.ReportMetric(peak, "peak-RSS-MB")
+		b.ReportMetric(basePeak, "100k-peak-RSS-MB")
+		b.ReportMetric(peak/basePeak, "x100k")
+		b.ReportMetric(float64(n)/elapsed.Seconds(), "processes/s")
+	}
+}
+
+// MustMeasuredRun runs the built binary over source into dir/out<i>, with
+// its run history in dir, unlimited against root, and returns how long it
+// took and its peak RSS in MB.
+func MustMeasuredRun(b *testing.B, dir string, i int, source, root string) (time.Duration, float64) {
+	b.Helper()
+	out := filepath.Join(dir, fmt.Sprint("out", i))
+	cmd := exec.Command(binary, "--log-format", "json", "run", "--source", source,
+		"--base-url", root, "--rate", "0", "--out", out)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	return MustRunMeasured(b, cmd, &stderr)
+}
+
+// MustHead copies the first n lines of the file src to dst.
+func MustHead(tb testing.TB, src, dst string, n int) {
+	tb.Helper()
+	in, err := os.Open(src)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	r, w := bufio.NewReader(in), bufio.NewWriter(out)
+	for range n {
+		line, err := r.ReadBytes('\n')
+		if _, werr := w.Write(line); werr != nil {
+			tb.Fatal(werr)
+		}
+		if err != nil {
+			break
+		}
+	}
+	if err := errors.Join(w.Flush(), out.Close()); err != nil {
+		tb.Fatal(err)
 	}
 }
 
@@ -346,7 +423,10 @@ func MustRunMeasured(b *testing.B, cmd *exec.Cmd, stderr *bytes.Buffer) (time.Du
 			if err != nil {
 				b.Fatalf("run: %v\n%s", err, stderr.String())
 			}
-			return time.Since(start), float64(peakKB) / 1024
+			elapsed := time.Since(start)
+			// CPU seconds do not depend on what else the machine runs.
+			b.ReportMetric((cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds(), "cpu-s")
+			return elapsed, float64(peakKB) / 1024
 		case <-tick.C:
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/unico-reconcile/unico-reconcile/dedup"
 	"github.com/unico-reconcile/unico-reconcile/fetch"
 	"github.com/unico-reconcile/unico-reconcile/reconcile"
 	"github.com/unico-reconcile/unico-reconcile/reports"
@@ -136,6 +137,11 @@ func runJob(ctx context.Context, o runOptions, stdout io.Writer, log *slog.Logge
 		return sum, err
 	}
 	defer set.Abort()
+	seen, err := openSeen(ctx, o, survey.Rows)
+	if err != nil {
+		return sum, err
+	}
+	defer seen.Close()
 
 	opt := reconcile.Options{
 		Workers:    o.Workers,
@@ -145,6 +151,7 @@ func runJob(ctx context.Context, o runOptions, stdout io.Writer, log *slog.Logge
 		Until:      o.Until,
 		Logger:     log,
 		Shard:      o.Shard,
+		Seen:       seen,
 	}
 	var sink reconcile.Sink = set
 	var journal *state.Journal
@@ -233,6 +240,17 @@ func runJob(ctx context.Context, o runOptions, stdout io.Writer, log *slog.Logge
 		err = reports.WriteText(stdout, sum, o.Out)
 	}
 	return sum, err
+}
+
+// openSeen opens the set of process ids met, for duplicate_id: a Bloom
+// filter sized from the source's rows (this shard's share of them), and
+// the ids on disk in a temporary file in the report folder, removed at
+// once.
+func openSeen(ctx context.Context, o runOptions, rows int) (*dedup.Set, error) {
+	if o.Shard.Sharded() {
+		rows = rows/o.Shard.Count + 1
+	}
+	return dedup.Open(ctx, dedup.Config{Dir: o.Out, Expected: rows})
 }
 
 func countsOf(sum reconcile.Summary) map[string]int {

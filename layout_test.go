@@ -22,6 +22,7 @@ func TestImportGraph(t *testing.T) {
 		// Test helpers shared by several packages' tests.
 		"internal": {"github.com/jackc/pgx/v5"},
 		"state":    {mod + "reconcile", "github.com/jmoiron/sqlx", "github.com/mattn/go-sqlite3", "github.com/gofrs/flock"},
+		"dedup":    {mod + "reconcile", "github.com/bits-and-blooms/bloom/v3", "github.com/mattn/go-sqlite3"},
 	}
 	out, err := exec.Command("go", "list", "-json=ImportPath,Imports", "./...").Output()
 	if err != nil {

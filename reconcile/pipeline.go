@@ -105,6 +105,9 @@ type Options struct {
 	Shard Shard
 	// Observer, when set, watches the run as it goes (progress, metrics).
 	Observer Observer
+	// Seen remembers the process ids met, for duplicate_id; nil means a
+	// new MemorySeen.
+	Seen Seen
 }
 
 // Observer watches a run. Run calls Read once per row read from the source
@@ -163,7 +166,10 @@ func Run(ctx context.Context, src Source, f Fetcher, sink Sink, opt Options) (Su
 	readCtx, stopReading := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer stopReading(nil)
 
-	seen := make(map[[16]byte]int32)
+	seen := opt.Seen
+	if seen == nil {
+		seen = MemorySeen{}
+	}
 	var interrupted atomic.Bool
 	var outage atomic.Pointer[string] // the detail of the outage that ended fetching
 	var seq, reused int
@@ -190,10 +196,13 @@ func Run(ctx context.Context, src Source, f Fetcher, sink Sink, opt Options) (Su
 			l.Invalid = fmt.Errorf("row %d, column process_id: %q is not a canonical UUID", l.Row, l.ProcessID)
 			return p.done(n, Invalid(l))
 		}
-		if first, dup := seen[key]; dup {
-			return p.done(n, Duplicate(l, int(first)))
+		first, dup, err := seen.Add(key, l.Row)
+		if err != nil {
+			return err
 		}
-		seen[key] = int32(l.Row)
+		if dup {
+			return p.done(n, Duplicate(l, first))
+		}
 		if opt.Journal != nil {
 			r, ok, err := opt.Journal.Lookup(n, l.ProcessID)
 			if err != nil {

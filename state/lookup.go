@@ -29,8 +29,13 @@ const (
 	// would keep the WAL from being checkpointed, and the WAL would grow by
 	// every answer the resumed run records.
 	lookupChunk = 4096
-	// lookupAhead is how many chunks the readers may decode ahead.
-	lookupAhead = 8
+	// lookupAhead is how many chunks the readers may read and decode ahead,
+	// and lookupReady how many decoded chunks wait for Lookup: with the one
+	// Lookup consumes and the one handed over, at most lookupAhead +
+	// lookupReady + 2 chunks (32,768 answers, about 10 MB) are in memory,
+	// whatever the size of the run.
+	lookupAhead = 4
+	lookupReady = 2
 	// lookupReaders is how many goroutines read chunks at once.
 	lookupReaders = 2
 )
@@ -172,7 +177,7 @@ func (j *Journal) startReader() error {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	l.started = true
-	l.chunks = make(chan []answer, lookupAhead)
+	l.chunks = make(chan []answer, lookupReady)
 	l.cancel = cancel
 	l.done = make(chan struct{})
 	nChunks := int64(0)
