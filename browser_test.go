@@ -14,6 +14,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/unico-reconcile/unico-reconcile/reconcile"
 	"github.com/unico-reconcile/unico-reconcile/simulator"
 )
 
@@ -270,9 +271,11 @@ func TestBrowser_Report(t *testing.T) {
 		if dom.Scripts != 0 || strings.Contains(dom.Title, "pwned") {
 			t.Fatalf("the payload became markup: %d scripts/images, title %q", dom.Scripts, dom.Title)
 		}
+		// Shown as text, quoted: it holds quotes (reconcile.Printable).
+		shown := reconcile.Printable(payload)
 		var asText int
 		for _, c := range dom.Cells {
-			if strings.Contains(c, payload) {
+			if strings.Contains(c, shown) {
 				asText++
 			}
 		}
