@@ -17,7 +17,8 @@ func TestImportGraph(t *testing.T) {
 		"reconcile": {"golang.org/x/sync/errgroup"},
 		"store":     {mod + "reconcile", "github.com/gocarina/gocsv", "github.com/jmoiron/sqlx", "github.com/mattn/go-sqlite3", "github.com/jackc/pgx/v5"},
 		"fetch":     {mod + "reconcile", "golang.org/x/time/rate", "golang.org/x/sync/singleflight", "golang.org/x/oauth2"},
-		"reports":   {mod + "reconcile", "github.com/gocarina/gocsv", "github.com/prometheus/client_golang", "github.com/prometheus/common", "github.com/prometheus/client_model"},
+		"reports":   {mod + "reconcile", mod + "internal/atomicfile", "github.com/gocarina/gocsv"},
+		"metrics":   {mod + "reconcile", mod + "internal/atomicfile", "github.com/prometheus/client_golang", "github.com/prometheus/common", "github.com/prometheus/client_model"},
 		"simulator": {"golang.org/x/time/rate", "github.com/golang-jwt/jwt/v5"},
 		// Test helpers shared by several packages' tests.
 		"internal": {"github.com/jackc/pgx/v5"},
