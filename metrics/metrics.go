@@ -7,7 +7,6 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
-	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -21,6 +20,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/unico-reconcile/unico-reconcile/internal/atomicfile"
+	"github.com/unico-reconcile/unico-reconcile/internal/redact"
 	"github.com/unico-reconcile/unico-reconcile/reconcile"
 )
 
@@ -339,18 +339,7 @@ func (m *Run) Push(ctx context.Context, url, job string, hc *http.Client) error 
 		p = p.Gatherer(m.reg)
 	}
 	if err := p.AddContext(ctx); err != nil {
-		return fmt.Errorf("push metrics to %s: %w", redactURL(url), err)
+		return fmt.Errorf("push metrics to %s: %w", redact.URL(url), err)
 	}
 	return nil
-}
-
-// redactURL hides the user information in u, which may hold a secret
-// (https://xxxxx@host); u is returned as is when it has none or is not a URL.
-func redactURL(u string) string {
-	p, err := url.Parse(u)
-	if err != nil || p.User == nil {
-		return u
-	}
-	p.User = url.User("xxxxx")
-	return p.String()
 }
