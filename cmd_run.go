@@ -263,9 +263,7 @@ func productionFrom(c *cli.Context, o *runOptions) error {
 			return err
 		}
 		o.Shard = sh
-		if sh.Sharded() {
-			o.Rate = o.TenantRate / float64(sh.Count)
-		}
+		o.Rate = sh.ShareOf(o.TenantRate)
 	}
 	if p := o.MetricsTextfile; p != "" && filepath.Ext(p) != ".prom" {
 		return fmt.Errorf("--metrics-textfile %s: node_exporter's textfile collector reads only *.prom files", p)

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/unico-reconcile/unico-reconcile/internal/keytest"
 	"github.com/unico-reconcile/unico-reconcile/simulator"
 )
 
@@ -93,8 +94,8 @@ func TestRun_NoSecrets_Auth(t *testing.T) {
 		t.Fatalf("the tap saw %d assertions and tokens: the test would prove nothing", len(issued))
 	}
 	secrets := append(issued, testAPIKey, testToken, expiredToken, wrongAPIKey, wrongToken)
-	secrets = append(secrets, pemLines(keyPEM(t, saKey()))...)
-	secrets = append(secrets, pemLines(keyPEM(t, otherKey()))...)
+	secrets = append(secrets, keytest.Lines(keytest.PEM(t, saKey()))...)
+	secrets = append(secrets, keytest.Lines(keytest.PEM(t, otherKey()))...)
 	files := 0
 	for where, text := range texts {
 		if !strings.HasSuffix(where, ": stdout") && !strings.HasSuffix(where, ": stderr") {
@@ -107,18 +108,6 @@ func TestRun_NoSecrets_Auth(t *testing.T) {
 		}
 	}
 	t.Logf("%d runs, %d files and %d output streams searched for %d secrets", len(runs), files, 2*len(runs), len(secrets))
-}
-
-// pemLines returns the base64 lines of a PEM block: each is a piece of the
-// key.
-func pemLines(b []byte) []string {
-	var lines []string
-	for _, l := range strings.Split(string(b), "\n") {
-		if l != "" && !strings.HasPrefix(l, "-----") {
-			lines = append(lines, l)
-		}
-	}
-	return lines
 }
 
 // MustInterrupt runs the binary and sends it SIGINT once sim has answered

@@ -2,9 +2,7 @@ package main
 
 import (
 	"bytes"
-	"crypto/rand"
 	"crypto/rsa"
-	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -24,6 +22,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/unico-reconcile/unico-reconcile/fetch"
+	"github.com/unico-reconcile/unico-reconcile/internal/keytest"
 	"github.com/unico-reconcile/unico-reconcile/simulator"
 )
 
@@ -34,32 +33,14 @@ const (
 )
 
 var (
-	saKey    = sync.OnceValue(newRSAKey)
-	otherKey = sync.OnceValue(newRSAKey)
+	saKey    = sync.OnceValue(keytest.New)
+	otherKey = sync.OnceValue(keytest.New)
 )
-
-func newRSAKey() *rsa.PrivateKey {
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		panic(err)
-	}
-	return k
-}
-
-// keyPEM is k as PKCS #8 PEM.
-func keyPEM(tb testing.TB, k *rsa.PrivateKey) []byte {
-	tb.Helper()
-	der, err := x509.MarshalPKCS8PrivateKey(k)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
-}
 
 // MustKeyFile writes k as a 0600 PEM file in a folder of its own.
 func MustKeyFile(tb testing.TB, k *rsa.PrivateKey) string {
 	tb.Helper()
-	return MustWrite(tb, "key.pem", string(keyPEM(tb, k)))
+	return MustWrite(tb, "key.pem", string(keytest.PEM(tb, k)))
 }
 
 // tap records, on their way through, the secrets of the token endpoint:

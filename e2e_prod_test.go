@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/unico-reconcile/unico-reconcile/metrics"
 	"github.com/unico-reconcile/unico-reconcile/reports"
 	"github.com/unico-reconcile/unico-reconcile/simulator"
 )
@@ -202,9 +203,9 @@ func checkMetrics(t *testing.T, families map[string]*dto.MetricFamily, dir strin
 		case "matched":
 			kind = "match"
 		}
-		got, ok := metricValue(families, reports.MetricProcesses, map[string]string{"kind": kind})
+		got, ok := metricValue(families, metrics.MetricProcesses, map[string]string{"kind": kind})
 		if !ok || got != float64(n) {
-			t.Errorf("%s{kind=%q}=%v, want summary.json's %d", reports.MetricProcesses, kind, got, n)
+			t.Errorf("%s{kind=%q}=%v, want summary.json's %d", metrics.MetricProcesses, kind, got, n)
 		}
 		total += got
 	}
@@ -212,30 +213,30 @@ func checkMetrics(t *testing.T, families map[string]*dto.MetricFamily, dir strin
 		t.Errorf("processes add up to %v, want total %d", total, s.Counts["total"])
 	}
 	requests := 0.0
-	for _, m := range families[reports.MetricRequests].GetMetric() {
+	for _, m := range families[metrics.MetricRequests].GetMetric() {
 		requests += m.GetCounter().GetValue()
 	}
 	for _, c := range []struct {
 		name string
 		want float64
 	}{
-		{reports.MetricRequests, float64(s.Requests)},
-		{reports.MetricRetries, float64(s.Retries)},
-		{reports.MetricRateLimited, float64(s.RateLimited)},
-		{reports.MetricLastRunExitCode, float64(s.ExitCode)},
-		{reports.MetricLastRunStart, float64(s.StartedAt.UnixNano()) / 1e9},
+		{metrics.MetricRequests, float64(s.Requests)},
+		{metrics.MetricRetries, float64(s.Retries)},
+		{metrics.MetricRateLimited, float64(s.RateLimited)},
+		{metrics.MetricLastRunExitCode, float64(s.ExitCode)},
+		{metrics.MetricLastRunStart, float64(s.StartedAt.UnixNano()) / 1e9},
 	} {
 		got, _ := metricValue(families, c.name, nil)
-		if c.name == reports.MetricRequests {
+		if c.name == metrics.MetricRequests {
 			got = requests
 		}
 		if got != c.want {
 			t.Errorf("%s=%v, want %v (summary.json)", c.name, got, c.want)
 		}
 	}
-	success, ok := metricValue(families, reports.MetricLastSuccess, nil)
+	success, ok := metricValue(families, metrics.MetricLastSuccess, nil)
 	if wantOK := s.ExitCode <= 1; ok != wantOK || (ok && success < float64(s.StartedAt.Unix())) {
-		t.Errorf("%s=%v (present %v), want present after a success (exit %d)", reports.MetricLastSuccess, success, ok, s.ExitCode)
+		t.Errorf("%s=%v (present %v), want present after a success (exit %d)", metrics.MetricLastSuccess, success, ok, s.ExitCode)
 	}
 }
 
@@ -266,7 +267,7 @@ func TestRun_MetricsTextfile(t *testing.T) {
 			if err != nil {
 				t.Fatalf("a textfile read while the run goes on does not parse: %v\n%s", err, b)
 			}
-			code, _ := metricValue(fams, reports.MetricLastRunExitCode, nil)
+			code, _ := metricValue(fams, metrics.MetricLastRunExitCode, nil)
 			sawRunning = code == -1
 		}
 		time.Sleep(5 * time.Millisecond)
@@ -287,11 +288,11 @@ func TestRun_MetricsTextfile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if retries, _ := metricValue(families, reports.MetricRetries, nil); retries == 0 {
+	if retries, _ := metricValue(families, metrics.MetricRetries, nil); retries == 0 {
 		t.Error("no retries: the test does not cover them")
 	}
 	checkMetrics(t, families, out)
-	if _, ok := metricValue(families, reports.MetricRequests, map[string]string{"code": "500"}); !ok {
+	if _, ok := metricValue(families, metrics.MetricRequests, map[string]string{"code": "500"}); !ok {
 		t.Errorf("no requests_total{code=\"500\"} though the API answered 500s")
 	}
 	if got := MustReadDirNames(t, filepath.Dir(textfile)); len(got) != 1 {

@@ -167,7 +167,7 @@ func (j *job) adopt(r state.Run) error {
 		// would have given it.
 		o.Shard, _ = reconcile.ParseShard(p.Shard) // "" (unsharded) reads as the zero Shard
 		if o.Shard.Sharded() && o.TenantRate > 0 {
-			o.Rate = o.TenantRate / float64(o.Shard.Count)
+			o.Rate = o.Shard.ShareOf(o.TenantRate)
 		}
 	}
 	if !o.Explicit["out"] && o.Recheck == "" {
@@ -281,11 +281,9 @@ func (j *job) statePath() string {
 
 // rateToFit is the --rate, rounded up to a tenth, at which toFetch
 // processes take at most d; a sharded run's --rate is split among its
-// shards, so the flag must be the shard's need times their count.
+// shards (Shard.ShareOf), so the flag must be the shard's need times their
+// number.
 func rateToFit(toFetch int, d time.Duration, sh reconcile.Shard) float64 {
-	need := float64(toFetch) / d.Seconds()
-	if sh.Sharded() {
-		need *= float64(sh.Count)
-	}
+	need := float64(toFetch) / d.Seconds() * float64(sh.Parts())
 	return math.Ceil(need*10) / 10
 }

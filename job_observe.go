@@ -13,8 +13,8 @@ import (
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/unico-reconcile/unico-reconcile/fetch"
+	"github.com/unico-reconcile/unico-reconcile/metrics"
 	"github.com/unico-reconcile/unico-reconcile/reconcile"
-	"github.com/unico-reconcile/unico-reconcile/reports"
 )
 
 // pushTimeout bounds the push to the Pushgateway at the end of a run.
@@ -37,7 +37,7 @@ type observer struct {
 	runID   string
 	rows    int
 	start   time.Time
-	metrics *reports.Metrics // nil without --metrics-textfile and --pushgateway
+	metrics *metrics.Run // nil without --metrics-textfile and --pushgateway
 	bar     *progressbar.ProgressBar
 
 	read, done atomic.Int64
@@ -63,7 +63,7 @@ func (j *job) observe(started time.Time, rows int, client *fetch.Client, hc *htt
 		ob.kinds[k] = new(atomic.Int64)
 	}
 	if o.MetricsTextfile != "" || o.Pushgateway != "" {
-		ob.metrics = reports.NewMetrics(reports.MetricsConfig{Start: started, Rows: rows, Shard: o.Shard,
+		ob.metrics = metrics.New(metrics.Config{Start: started, Rows: rows, Shard: o.Shard,
 			Responses: client.Responses, Rate: client.Rate, Breaker: client.Probes, Slowdown: client.Slowdown})
 	}
 	if o.MetricsTextfile != "" {

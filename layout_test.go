@@ -10,20 +10,41 @@ import (
 // TestImportGraph defends the shape of the house (style.md, section 1):
 // the domain imports the standard library (and errgroup) only, adapters
 // import the domain and never one another, and the simulator shares no
-// code with the client it fakes.
+// code with the client it fakes. A package may import the standard library
+// and what its line allows, nothing else: each line says what the package
+// owns and what it must never import.
 func TestImportGraph(t *testing.T) {
 	const mod = "github.com/unico-reconcile/unico-reconcile/"
 	allowed := map[string][]string{
+		// The domain (Local, Remote, Kind, Compare, the pipeline, Shard); never an adapter, a driver or a client.
 		"reconcile": {"golang.org/x/sync/errgroup"},
-		"store":     {mod + "reconcile", "github.com/gocarina/gocsv", "github.com/jmoiron/sqlx", "github.com/mattn/go-sqlite3", "github.com/jackc/pgx/v5"},
-		"fetch":     {mod + "reconcile", "golang.org/x/time/rate", "golang.org/x/sync/singleflight", "golang.org/x/oauth2"},
-		"reports":   {mod + "reconcile", "github.com/gocarina/gocsv", "github.com/prometheus/client_golang", "github.com/prometheus/common", "github.com/prometheus/client_model"},
+		// Sources of saved outcomes: CSV, SQLite, PostgreSQL; never fetch, reports, metrics or state.
+		"store": {mod + "reconcile", "github.com/gocarina/gocsv", "github.com/jmoiron/sqlx", "github.com/mattn/go-sqlite3", "github.com/jackc/pgx/v5"},
+		// The API client: rate, pacing, retries, 429s, outages, tokens; never store, reports, metrics or state.
+		"fetch": {mod + "reconcile", "golang.org/x/time/rate", "golang.org/x/oauth2"},
+		// The files for people: report set, page, manifest, merge, period; never metrics (Prometheus), fetch or state.
+		"reports": {mod + "reconcile", mod + "internal/atomicfile", mod + "internal/redact", "github.com/gocarina/gocsv"},
+		// A run's Prometheus metrics: textfile, Pushgateway; never reports, fetch or state.
+		"metrics": {mod + "reconcile", mod + "internal/atomicfile", mod + "internal/redact", "github.com/prometheus/client_golang", "github.com/prometheus/common", "github.com/prometheus/client_model"},
+		// The run history: runs, answers, listed discrepancies, the lock; never fetch, reports, metrics or store.
+		"state": {mod + "reconcile", "github.com/jmoiron/sqlx", "github.com/mattn/go-sqlite3", "github.com/gofrs/flock"},
+		// The process ids seen, for duplicate_id; never fetch, reports, metrics, store or state.
+		"dedup": {mod + "reconcile", "github.com/bits-and-blooms/bloom/v3", "github.com/mattn/go-sqlite3"},
+		// The fake API; never any package of this module (least of all fetch, the client it fakes).
 		"simulator": {"golang.org/x/time/rate", "github.com/golang-jwt/jwt/v5"},
-		// Test helpers shared by several packages' tests.
-		"internal": {"github.com/jackc/pgx/v5"},
-		"state":    {mod + "reconcile", "github.com/jmoiron/sqlx", "github.com/mattn/go-sqlite3", "github.com/gofrs/flock"},
-		"dedup":    {mod + "reconcile", "github.com/bits-and-blooms/bloom/v3", "github.com/mattn/go-sqlite3"},
+		// Writing a file whole or not at all (reports, metrics); standard library only.
+		"internal/atomicfile": {},
+		// Hiding a URL's user information (reports, metrics); standard library only.
+		"internal/redact": {},
+		// Test helpers, for tests only (never imported by non-test code, package main included):
+		// PostgreSQL databases of their own and the rule for skipping; never a package under test.
+		"internal/pgtest": {mod + "internal/csvtest", "github.com/jackc/pgx/v5"},
+		// Loading a CSV fixture into a SQL database; standard library only.
+		"internal/csvtest": {},
+		// Service-account keys of tests; standard library only.
+		"internal/keytest": {},
 	}
+	testOnly := []string{mod + "internal/pgtest", mod + "internal/csvtest", mod + "internal/keytest"}
 	out, err := exec.Command("go", "list", "-json=ImportPath,Imports", "./...").Output()
 	if err != nil {
 		t.Fatalf("go list: %v", err)
@@ -37,11 +58,21 @@ func TestImportGraph(t *testing.T) {
 		if err := dec.Decode(&p); err != nil {
 			t.Fatal(err)
 		}
+		for _, imp := range p.Imports {
+			for _, h := range testOnly {
+				if imp == h && !strings.HasPrefix(p.ImportPath, mod+"internal/") {
+					t.Errorf("%s imports the test helper %s", p.ImportPath, imp)
+				}
+			}
+		}
 		name, ok := strings.CutPrefix(p.ImportPath, mod)
 		if !ok {
 			continue // main wires everything
 		}
-		allow, ok := allowed[strings.Split(name, "/")[0]]
+		allow, ok := allowed[name]
+		if !ok {
+			allow, ok = allowed[strings.Split(name, "/")[0]]
+		}
 		if !ok {
 			t.Errorf("package %s is not in the layout (style.md, section 1)", p.ImportPath)
 			continue

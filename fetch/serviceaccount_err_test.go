@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/unico-reconcile/unico-reconcile/fetch"
+	"github.com/unico-reconcile/unico-reconcile/internal/keytest"
 )
 
 // TestServiceAccount_ErrEndpoint: a failure of the token endpoint is a
@@ -93,7 +94,7 @@ func TestServiceAccount_ErrEndpoint(t *testing.T) {
 // MustNoSecrets fails when text holds a secret or a line of the test key.
 func MustNoSecrets(tb testing.TB, text string, secrets ...string) {
 	tb.Helper()
-	for _, s := range append(secrets, pemLines(keyPEM(tb, rsaKey()))...) {
+	for _, s := range append(secrets, keytest.Lines(keytest.PEM(tb, rsaKey()))...) {
 		if s != "" && strings.Contains(text, s) {
 			tb.Errorf("%q holds a secret", text)
 		}
@@ -177,7 +178,7 @@ func TestClient_Fetch_ErrTokenEndpoint(t *testing.T) {
 }
 
 func TestNewServiceAccount(t *testing.T) {
-	good := keyPEM(t, rsaKey())
+	good := keytest.PEM(t, rsaKey())
 	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)

@@ -3,13 +3,10 @@ package fetch_test
 import (
 	"bytes"
 	"crypto"
-	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -20,26 +17,11 @@ import (
 	"time"
 
 	"github.com/unico-reconcile/unico-reconcile/fetch"
+	"github.com/unico-reconcile/unico-reconcile/internal/keytest"
 )
 
 // rsaKey is the service account's key in these tests, made once.
-var rsaKey = sync.OnceValue(func() *rsa.PrivateKey {
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		panic(err)
-	}
-	return k
-})
-
-// keyPEM returns k as a PKCS #8 PEM block.
-func keyPEM(tb testing.TB, k *rsa.PrivateKey) []byte {
-	tb.Helper()
-	der, err := x509.MarshalPKCS8PrivateKey(k)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
-}
+var rsaKey = sync.OnceValue(keytest.New)
 
 // tokenServer is a fake token endpoint written from unico-api.md with the
 // standard library only (not x/oauth2, which the client uses). It records
@@ -119,7 +101,7 @@ func MustServiceAccount(tb testing.TB, ts *tokenServer, cfg fetch.ServiceAccount
 		cfg.Account, cfg.Tenant = "reconciler", "tenant-42"
 	}
 	if cfg.PrivateKey == nil {
-		cfg.PrivateKey = keyPEM(tb, rsaKey())
+		cfg.PrivateKey = keytest.PEM(tb, rsaKey())
 	}
 	if cfg.TokenURL == "" {
 		cfg.TokenURL = ts.tokenURL()
@@ -161,16 +143,4 @@ func MustDecodeJWT(tb testing.TB, jwt string, pub *rsa.PublicKey) (header, claim
 		tb.Fatalf("assertion signature: %v", err)
 	}
 	return decode(parts[0]), decode(parts[1])
-}
-
-// pemLines returns the base64 lines of a PEM block: each is a piece of the
-// key that must never be shown.
-func pemLines(b []byte) []string {
-	var lines []string
-	for _, l := range strings.Split(string(b), "\n") {
-		if l != "" && !strings.HasPrefix(l, "-----") {
-			lines = append(lines, l)
-		}
-	}
-	return lines
 }

@@ -39,6 +39,20 @@ func ParseShard(s string) (Shard, error) {
 // Sharded reports whether s is a proper part of the source (Count > 1).
 func (s Shard) Sharded() bool { return s.Count > 1 }
 
+// Parts returns the number of runs the source is split among: Count for a
+// sharded source, 1 for the whole source.
+func (s Shard) Parts() int {
+	if !s.Sharded() {
+		return 1
+	}
+	return s.Count
+}
+
+// ShareOf returns s's share of a rate shared by all the shards of the
+// source (the tenant's --rate): rate divided by Parts, the whole rate for
+// an unsharded run.
+func (s Shard) ShareOf(rate float64) float64 { return rate / float64(s.Parts()) }
+
 // String returns "I/N", or "" for the whole source.
 func (s Shard) String() string {
 	if !s.Sharded() {

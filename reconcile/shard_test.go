@@ -39,6 +39,32 @@ func TestParseShard(t *testing.T) {
 	}
 }
 
+// TestShard_ShareOf: a run's share of the tenant's rate is the rate split
+// evenly among the shards; an unsharded run (the zero Shard, 0/1) takes it
+// all. Parts is the divisor, which rateToFit multiplies back.
+func TestShard_ShareOf(t *testing.T) {
+	for _, tt := range []struct {
+		shard reconcile.Shard
+		rate  float64
+		parts int
+		want  float64
+	}{
+		{reconcile.Shard{}, 10, 1, 10},
+		{reconcile.Shard{Index: 0, Count: 1}, 10, 1, 10},
+		{reconcile.Shard{Index: 0, Count: 4}, 10, 4, 2.5},
+		{reconcile.Shard{Index: 3, Count: 4}, 10, 4, 2.5},
+		{reconcile.Shard{Index: 1, Count: 3}, 1, 3, 1.0 / 3},
+		{reconcile.Shard{Index: 1, Count: 2}, 0, 2, 0},
+	} {
+		if got := tt.shard.Parts(); got != tt.parts {
+			t.Errorf("%+v.Parts()=%d, want %d", tt.shard, got, tt.parts)
+		}
+		if got := tt.shard.ShareOf(tt.rate); got != tt.want {
+			t.Errorf("%+v.ShareOf(%g)=%g, want %g", tt.shard, tt.rate, got, tt.want)
+		}
+	}
+}
+
 // TestShardOf pins the hash: FNV-1a 64 of the canonical id, modulo N, as
 // README documents (a change would move processes between shards).
 func TestShardOf(t *testing.T) {

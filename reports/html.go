@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/unico-reconcile/unico-reconcile/internal/redact"
 	"github.com/unico-reconcile/unico-reconcile/reconcile"
 )
 
@@ -109,7 +110,7 @@ func newRunView(p Page) runView {
 		{Name: "Duration", Value: formatDuration(s)},
 		{Name: "Source", Value: orNone(s.Source), Mono: true},
 		{Name: "Source SHA-256", Value: orNotRecorded(m.SourceSHA256), Mono: true},
-		{Name: "API root", Value: orNone(redactURL(s.APIRoot)), Mono: true},
+		{Name: "API root", Value: orNone(redact.URL(s.APIRoot)), Mono: true},
 		{Name: "Environment", Value: orNotRecorded(m.Environment)},
 		{Name: "Window (saved_at)", Value: window},
 		{Name: "Rate", Value: formatRate(s.Rate)},

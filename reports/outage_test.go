@@ -65,32 +65,3 @@ func TestSummary_Outage(t *testing.T) {
 		}
 	}
 }
-
-func TestMetrics_Outage(t *testing.T) {
-	probes, open := 3, true
-	m := reports.NewMetrics(reports.MetricsConfig{Start: metricsStart, Breaker: func() (int, bool) { return probes, open }})
-	var buf bytes.Buffer
-	if err := m.WriteText(&buf); err != nil {
-		t.Fatal(err)
-	}
-	families := MustParseMetrics(t, &buf)
-	for name, want := range map[string]float64{reports.MetricProbes: 3, reports.MetricAPIUnavailable: 1} {
-		if got, ok := value(t, families, name, nil); !ok || got != want {
-			t.Errorf("%s=%v (present %v), want %v", name, got, ok, want)
-		}
-	}
-	if _, ok := families[reports.MetricOutageStart]; ok {
-		t.Errorf("%s before any outage ended the run", reports.MetricOutageStart)
-	}
-	m.Outage(metricsStart.Add(time.Minute), 20*time.Second)
-	buf.Reset()
-	if err := m.WriteText(&buf); err != nil {
-		t.Fatal(err)
-	}
-	families = MustParseMetrics(t, &buf)
-	for name, want := range map[string]float64{reports.MetricOutageStart: float64(metricsStart.Add(time.Minute).Unix()), reports.MetricOutageWatched: 20} {
-		if got, ok := value(t, families, name, nil); !ok || got != want {
-			t.Errorf("%s=%v (present %v), want %v", name, got, ok, want)
-		}
-	}
-}

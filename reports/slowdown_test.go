@@ -57,21 +57,6 @@ func TestSummary_Slowdown(t *testing.T) {
 	}
 }
 
-func TestMetrics_Slowdown(t *testing.T) {
-	m := reports.NewMetrics(reports.MetricsConfig{Start: metricsStart,
-		Slowdown: func() (float64, time.Duration) { return 3.5, 90 * time.Second }})
-	var buf bytes.Buffer
-	if err := m.WriteText(&buf); err != nil {
-		t.Fatal(err)
-	}
-	families := MustParseMetrics(t, &buf)
-	for name, want := range map[string]float64{reports.MetricLowestRate: 3.5, reports.MetricBelowRate: 90} {
-		if got, ok := value(t, families, name, nil); !ok || got != want {
-			t.Errorf("%s=%v (present %v), want %v", name, got, ok, want)
-		}
-	}
-}
-
 // TestMerge_Slowdown: merged shards report the worst: the lowest rate and
 // the longest time below.
 func TestMerge_Slowdown(t *testing.T) {

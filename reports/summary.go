@@ -5,10 +5,10 @@ import (
 	"encoding/json"
 	"io"
 	"math"
-	"net/url"
 	"strconv"
 	"time"
 
+	"github.com/unico-reconcile/unico-reconcile/internal/redact"
 	"github.com/unico-reconcile/unico-reconcile/reconcile"
 )
 
@@ -99,7 +99,7 @@ func WriteSummary(w io.Writer, s reconcile.Summary) error {
 		Source:      s.Source,
 		Shard:       s.Shard.String(),
 		MergedFrom:  s.MergedFrom,
-		APIRoot:     redactURL(s.APIRoot),
+		APIRoot:     redact.URL(s.APIRoot),
 		Rate:        s.Rate,
 		Workers:     s.Workers,
 		Requests:    s.Requests,
@@ -140,15 +140,4 @@ func duration(s reconcile.Summary) (time.Duration, bool) {
 		return 0, false
 	}
 	return s.FinishedAt.Sub(s.StartedAt), true
-}
-
-// redactURL hides the user information in u, which may hold a secret
-// (https://xxxxx@host); u is returned as is when it has none or is not a URL.
-func redactURL(u string) string {
-	p, err := url.Parse(u)
-	if err != nil || p.User == nil {
-		return u
-	}
-	p.User = url.User("xxxxx")
-	return p.String()
 }

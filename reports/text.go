@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/unico-reconcile/unico-reconcile/internal/redact"
 	"github.com/unico-reconcile/unico-reconcile/reconcile"
 )
 
@@ -23,7 +24,7 @@ func WriteText(w io.Writer, s reconcile.Summary, dir string) error {
 	}
 	b.WriteByte('\n')
 	fmt.Fprintf(&b, "source    %s\n", s.Source)
-	fmt.Fprintf(&b, "api root  %s\n", redactURL(s.APIRoot))
+	fmt.Fprintf(&b, "api root  %s\n", redact.URL(s.APIRoot))
 	if d, ok := duration(s); ok {
 		fmt.Fprintf(&b, "duration  %s\n", d.Round(time.Millisecond))
 	}

@@ -2,10 +2,8 @@ package store_test
 
 import (
 	"context"
-	"encoding/csv"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -15,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/unico-reconcile/unico-reconcile/internal/csvtest"
 	"github.com/unico-reconcile/unico-reconcile/internal/pgtest"
 	"github.com/unico-reconcile/unico-reconcile/reconcile"
 	"github.com/unico-reconcile/unico-reconcile/store"
@@ -69,46 +68,25 @@ func MustPostgresFromCSV(tb testing.TB, csvPath string) string {
 }
 
 // MustSQLiteFromCSV builds a SQLite database holding the CSV file's rows in
-// a table processes with the types an application would declare; an empty
-// CSV value becomes NULL. It reads the CSV with encoding/csv alone, so the
-// CSV source under test does not build its own expectations.
+// a table processes with the types an application would declare
+// (csvtest.MustLoad: an empty CSV value becomes NULL, and the CSV source
+// under test does not build its own expectations).
 func MustSQLiteFromCSV(tb testing.TB, csvPath string) string {
 	tb.Helper()
-	f, err := os.Open(csvPath)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer f.Close()
-	recs, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		tb.Fatal(err)
-	}
 	types := map[string]string{"status": "INTEGER", "serpro_score": "INTEGER", "liveness": "INTEGER", "score": "REAL"}
-	var defs, marks []string
-	for _, name := range recs[0] {
-		typ := types[name]
-		if typ == "" {
-			typ = "TEXT"
-		}
-		defs = append(defs, name+" "+typ)
-		marks = append(marks, "?")
-	}
-	path := MustSQLite(tb, filepath.Join(tb.TempDir(), "conformance.db"),
-		"CREATE TABLE processes (id INTEGER PRIMARY KEY, "+strings.Join(defs, ", ")+")")
+	path := filepath.Join(tb.TempDir(), "conformance.db")
 	db := mustOpenRW(tb, path)
 	defer db.Close()
-	insert := fmt.Sprintf("INSERT INTO processes (%s) VALUES (%s)", strings.Join(recs[0], ", "), strings.Join(marks, ", "))
-	for _, rec := range recs[1:] {
-		args := make([]any, len(rec))
-		for i, v := range rec {
-			if v != "" {
-				args[i] = v
+	csvtest.MustLoad(tb, db, csvPath, csvtest.Dialect{
+		ID: "id INTEGER PRIMARY KEY",
+		Type: func(name string) string {
+			if t := types[name]; t != "" {
+				return t
 			}
-		}
-		if _, err := db.Exec(insert, args...); err != nil {
-			tb.Fatal(err)
-		}
-	}
+			return "TEXT"
+		},
+		Mark: func(int) string { return "?" },
+	})
 	return path
 }
 

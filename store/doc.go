@@ -1,7 +1,14 @@
 // Package store reads saved outcomes, the input of a reconciliation, from a
 // CSV file (CSV), a SQLite database (SQLite) or a PostgreSQL database
 // (Postgres, through a server-side cursor), and streams them row by row as
-// reconcile.Local values: memory does not grow with the source.
+// reconcile.Local values: memory does not grow with the source. Open picks
+// the kind of source from its name (Source); IsPostgres and Redact tell a
+// PostgreSQL URL and show it without its password.
+//
+// Before a run reads a source, Survey describes it as a whole: its rows
+// (what a run plans with) and the SHA-256 of its file (what identifies the
+// data a run read; none for a PostgreSQL database). Missing lists the contract's columns (Columns) a
+// source lacks.
 //
 // Every column is checked as the contract's "Local outcomes" table says. A row
 // that cannot be used is data, not an error: it is passed on with Local.Invalid

@@ -9,16 +9,16 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
-	"encoding/csv"
 	"encoding/hex"
 	"fmt"
 	"net/url"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver
+
+	"github.com/unico-reconcile/unico-reconcile/internal/csvtest"
 )
 
 // The environment variables the tests read.
@@ -147,35 +147,10 @@ func As(dsn, role, password string) string {
 func MustDatabaseFromCSV(tb testing.TB, csvPath string) string {
 	tb.Helper()
 	dsn := MustDatabase(tb)
-	f, err := os.Open(csvPath)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer f.Close()
-	recs, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var defs, marks []string
-	for i, name := range recs[0] {
-		defs = append(defs, name+" text")
-		marks = append(marks, fmt.Sprintf("$%d", i+1))
-	}
-	db := MustOpen(tb, dsn)
-	if _, err := db.Exec("CREATE TABLE processes (id serial PRIMARY KEY, " + strings.Join(defs, ", ") + ")"); err != nil {
-		tb.Fatal(err)
-	}
-	insert := fmt.Sprintf("INSERT INTO processes (%s) VALUES (%s)", strings.Join(recs[0], ", "), strings.Join(marks, ", "))
-	for _, rec := range recs[1:] {
-		args := make([]any, len(rec))
-		for i, v := range rec {
-			if v != "" {
-				args[i] = v
-			}
-		}
-		if _, err := db.Exec(insert, args...); err != nil {
-			tb.Fatal(err)
-		}
-	}
+	csvtest.MustLoad(tb, MustOpen(tb, dsn), csvPath, csvtest.Dialect{
+		ID:   "id serial PRIMARY KEY",
+		Type: func(string) string { return "text" },
+		Mark: func(i int) string { return fmt.Sprintf("$%d", i+1) },
+	})
 	return dsn
 }

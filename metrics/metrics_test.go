@@ -1,4 +1,4 @@
-package reports_test
+package metrics_test
 
 import (
 	"bytes"
@@ -16,16 +16,16 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/unico-reconcile/unico-reconcile/metrics"
 	"github.com/unico-reconcile/unico-reconcile/reconcile"
-	"github.com/unico-reconcile/unico-reconcile/reports"
 )
 
 var metricsStart = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
 // newMetrics is a run's metrics after three verdicts: a match, a
 // not_found after one retry, and an unverified after two 429s.
-func newMetrics(shard reconcile.Shard) *reports.Metrics {
-	m := reports.NewMetrics(reports.MetricsConfig{
+func newMetrics(shard reconcile.Shard) *metrics.Run {
+	m := metrics.New(metrics.Config{
 		Start: metricsStart, Rows: 5, Shard: shard,
 		Responses: func() map[int]int64 { return map[int]int64{200: 1, 404: 1, 0: 1, 429: 2} },
 		Rate:      func() float64 { return 7.5 },
@@ -97,33 +97,33 @@ func TestMetrics_WriteTextfile(t *testing.T) {
 		labels map[string]string
 		want   float64
 	}{
-		{reports.MetricLastRunStart, nil, float64(metricsStart.Unix())},
-		{reports.MetricLastRunDuration, nil, 90},
-		{reports.MetricLastRunExitCode, nil, -1},
-		{reports.MetricSourceRows, nil, 5},
-		{reports.MetricProcesses, map[string]string{"kind": "match"}, 1},
-		{reports.MetricProcesses, map[string]string{"kind": "not_found"}, 1},
-		{reports.MetricProcesses, map[string]string{"kind": "unverified"}, 1},
-		{reports.MetricProcesses, map[string]string{"kind": "lost_response"}, 0},
-		{reports.MetricRequests, map[string]string{"code": "200"}, 1},
-		{reports.MetricRequests, map[string]string{"code": "none"}, 1},
-		{reports.MetricRequests, map[string]string{"code": "429"}, 2},
-		{reports.MetricRetries, nil, 3},
-		{reports.MetricRateLimited, nil, 2},
-		{reports.MetricRate, nil, 7.5},
+		{metrics.MetricLastRunStart, nil, float64(metricsStart.Unix())},
+		{metrics.MetricLastRunDuration, nil, 90},
+		{metrics.MetricLastRunExitCode, nil, -1},
+		{metrics.MetricSourceRows, nil, 5},
+		{metrics.MetricProcesses, map[string]string{"kind": "match"}, 1},
+		{metrics.MetricProcesses, map[string]string{"kind": "not_found"}, 1},
+		{metrics.MetricProcesses, map[string]string{"kind": "unverified"}, 1},
+		{metrics.MetricProcesses, map[string]string{"kind": "lost_response"}, 0},
+		{metrics.MetricRequests, map[string]string{"code": "200"}, 1},
+		{metrics.MetricRequests, map[string]string{"code": "none"}, 1},
+		{metrics.MetricRequests, map[string]string{"code": "429"}, 2},
+		{metrics.MetricRetries, nil, 3},
+		{metrics.MetricRateLimited, nil, 2},
+		{metrics.MetricRate, nil, 7.5},
 	} {
 		got, ok := value(t, families, tt.name, tt.labels)
 		if !ok || got != tt.want {
 			t.Errorf("%s%v=%v (present %v), want %v", tt.name, tt.labels, got, ok, tt.want)
 		}
 	}
-	if _, ok := families[reports.MetricLastSuccess]; ok {
-		t.Errorf("%s present before any success", reports.MetricLastSuccess)
+	if _, ok := families[metrics.MetricLastSuccess]; ok {
+		t.Errorf("%s present before any success", metrics.MetricLastSuccess)
 	}
-	if got := families[reports.MetricProcesses].GetType(); got != dto.MetricType_COUNTER {
-		t.Errorf("%s is a %v, want a counter", reports.MetricProcesses, got)
+	if got := families[metrics.MetricProcesses].GetType(); got != dto.MetricType_COUNTER {
+		t.Errorf("%s is a %v, want a counter", metrics.MetricProcesses, got)
 	}
-	if got := len(families[reports.MetricProcesses].GetMetric()); got != len(reconcile.Kinds)+2 {
+	if got := len(families[metrics.MetricProcesses].GetMetric()); got != len(reconcile.Kinds)+2 {
 		t.Errorf("%d kinds, want every kind (zeros included): %d", got, len(reconcile.Kinds)+2)
 	}
 }
@@ -157,13 +157,13 @@ func TestMetrics_LastSuccess(t *testing.T) {
 				t.Fatal(err)
 			}
 			families := MustParseMetrics(t, bytes.NewReader(b))
-			if got, _ := value(t, families, reports.MetricLastSuccess, labels); got != float64(okAt.Unix()) {
+			if got, _ := value(t, families, metrics.MetricLastSuccess, labels); got != float64(okAt.Unix()) {
 				t.Fatalf("last success %v, want the earlier run's %v:\n%s", got, okAt.Unix(), b)
 			}
-			if got, _ := value(t, families, reports.MetricLastRunExitCode, labels); got != 3 {
+			if got, _ := value(t, families, metrics.MetricLastRunExitCode, labels); got != 3 {
 				t.Fatalf("exit code %v, want 3", got)
 			}
-			if got, _ := value(t, families, reports.MetricLastRunDuration, labels); got != 3660 {
+			if got, _ := value(t, families, metrics.MetricLastRunDuration, labels); got != 3660 {
 				t.Fatalf("duration %v, want 3660", got)
 			}
 		})
@@ -208,10 +208,10 @@ func TestMetrics_Push(t *testing.T) {
 	if got, want := path, "/metrics/job/unico_reconcile/shard/1"; got != want {
 		t.Errorf("path %s, want %s", got, want)
 	}
-	if got, _ := value(t, families, reports.MetricLastSuccess, nil); got != float64(metricsStart.Add(time.Minute).Unix()) {
+	if got, _ := value(t, families, metrics.MetricLastSuccess, nil); got != float64(metricsStart.Add(time.Minute).Unix()) {
 		t.Errorf("pushed last success %v, want %v", got, metricsStart.Add(time.Minute).Unix())
 	}
-	if got, _ := value(t, families, reports.MetricProcesses, map[string]string{"kind": "not_found"}); got != 1 {
+	if got, _ := value(t, families, metrics.MetricProcesses, map[string]string{"kind": "not_found"}); got != 1 {
 		t.Errorf("pushed not_found %v, want 1", got)
 	}
 	for name, mf := range families {
@@ -230,4 +230,48 @@ func TestMetrics_Push(t *testing.T) {
 			t.Fatalf("Push()=%v, want an error without the password", err)
 		}
 	})
+}
+
+func TestMetrics_Outage(t *testing.T) {
+	probes, open := 3, true
+	m := metrics.New(metrics.Config{Start: metricsStart, Breaker: func() (int, bool) { return probes, open }})
+	var buf bytes.Buffer
+	if err := m.WriteText(&buf); err != nil {
+		t.Fatal(err)
+	}
+	families := MustParseMetrics(t, &buf)
+	for name, want := range map[string]float64{metrics.MetricProbes: 3, metrics.MetricAPIUnavailable: 1} {
+		if got, ok := value(t, families, name, nil); !ok || got != want {
+			t.Errorf("%s=%v (present %v), want %v", name, got, ok, want)
+		}
+	}
+	if _, ok := families[metrics.MetricOutageStart]; ok {
+		t.Errorf("%s before any outage ended the run", metrics.MetricOutageStart)
+	}
+	m.Outage(metricsStart.Add(time.Minute), 20*time.Second)
+	buf.Reset()
+	if err := m.WriteText(&buf); err != nil {
+		t.Fatal(err)
+	}
+	families = MustParseMetrics(t, &buf)
+	for name, want := range map[string]float64{metrics.MetricOutageStart: float64(metricsStart.Add(time.Minute).Unix()), metrics.MetricOutageWatched: 20} {
+		if got, ok := value(t, families, name, nil); !ok || got != want {
+			t.Errorf("%s=%v (present %v), want %v", name, got, ok, want)
+		}
+	}
+}
+
+func TestMetrics_Slowdown(t *testing.T) {
+	m := metrics.New(metrics.Config{Start: metricsStart,
+		Slowdown: func() (float64, time.Duration) { return 3.5, 90 * time.Second }})
+	var buf bytes.Buffer
+	if err := m.WriteText(&buf); err != nil {
+		t.Fatal(err)
+	}
+	families := MustParseMetrics(t, &buf)
+	for name, want := range map[string]float64{metrics.MetricLowestRate: 3.5, metrics.MetricBelowRate: 90} {
+		if got, ok := value(t, families, name, nil); !ok || got != want {
+			t.Errorf("%s=%v (present %v), want %v", name, got, ok, want)
+		}
+	}
 }

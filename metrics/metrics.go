@@ -1,4 +1,4 @@
-package reports
+package metrics
 
 import (
 	"context"
@@ -19,6 +19,8 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/unico-reconcile/unico-reconcile/internal/atomicfile"
+	"github.com/unico-reconcile/unico-reconcile/internal/redact"
 	"github.com/unico-reconcile/unico-reconcile/reconcile"
 )
 
@@ -43,8 +45,8 @@ const (
 	MetricBelowRate       = "unico_reconcile_below_rate_seconds"
 )
 
-// MetricsConfig is what a run's metrics read from the rest of the run.
-type MetricsConfig struct {
+// Config is what a run's metrics read from the rest of the run.
+type Config struct {
 	// Start is when the run started.
 	Start time.Time
 	// Rows is how many rows the source holds (store.Survey).
@@ -71,12 +73,12 @@ type MetricsConfig struct {
 	Now func() time.Time
 }
 
-// Metrics is one run's Prometheus metrics, for the node_exporter textfile
+// Run is one run's Prometheus metrics, for the node_exporter textfile
 // collector (WriteTextfile) and the Pushgateway (Push). Counters count this
 // run only: each run starts them at zero. It is safe for concurrent use.
-type Metrics struct {
+type Run struct {
 	reg   *prometheus.Registry
-	cfg   MetricsConfig
+	cfg   Config
 	label prometheus.Labels
 
 	duration, exitCode prometheus.Gauge
@@ -89,12 +91,12 @@ type Metrics struct {
 	outage   bool
 }
 
-// NewMetrics returns the metrics of a run that starts at cfg.Start.
-func NewMetrics(cfg MetricsConfig) *Metrics {
+// New returns the metrics of a run that starts at cfg.Start.
+func New(cfg Config) *Run {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	m := &Metrics{reg: prometheus.NewRegistry(), cfg: cfg, processes: map[reconcile.Kind]prometheus.Counter{}}
+	m := &Run{reg: prometheus.NewRegistry(), cfg: cfg, processes: map[reconcile.Kind]prometheus.Counter{}}
 	if cfg.Shard.Sharded() {
 		m.label = prometheus.Labels{"shard": strconv.Itoa(cfg.Shard.Index)}
 	}
@@ -157,7 +159,7 @@ func NewMetrics(cfg MetricsConfig) *Metrics {
 
 // Outage records the outage that ended the run: when it began and how
 // long it was watched.
-func (m *Metrics) Outage(since time.Time, watched time.Duration) {
+func (m *Run) Outage(since time.Time, watched time.Duration) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.outage {
@@ -209,7 +211,7 @@ func (r *requests) Collect(ch chan<- prometheus.Metric) {
 }
 
 // Verdict counts one verdict; it is a reconcile.Observer's Verdict.
-func (m *Metrics) Verdict(d reconcile.Discrepancy) {
+func (m *Run) Verdict(d reconcile.Discrepancy) {
 	if c := m.processes[d.Kind]; c != nil {
 		c.Inc()
 	}
@@ -223,7 +225,7 @@ func (m *Metrics) Verdict(d reconcile.Discrepancy) {
 
 // Finish records how the run ended, at: its duration, its exit code and,
 // for exit code 0 or 1, the last success.
-func (m *Metrics) Finish(exitCode int, at time.Time) {
+func (m *Run) Finish(exitCode int, at time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.finished = true
@@ -238,7 +240,7 @@ func (m *Metrics) Finish(exitCode int, at time.Time) {
 // earlier run wrote at path (this run's shard's), unless this run has
 // already set its own: the textfile is rewritten whole, and a failed run
 // must not make the last success disappear. A missing file is no error.
-func (m *Metrics) KeepLastSuccess(path string) error {
+func (m *Run) KeepLastSuccess(path string) error {
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -275,7 +277,7 @@ func (m *Metrics) KeepLastSuccess(path string) error {
 	return nil
 }
 
-func (m *Metrics) setSuccess(at time.Time) {
+func (m *Run) setSuccess(at time.Time) {
 	if m.success != nil {
 		_ = m.reg.Register(m.success) // once; AlreadyRegistered after
 		m.success.Set(unix(at))
@@ -283,7 +285,7 @@ func (m *Metrics) setSuccess(at time.Time) {
 }
 
 // update brings the duration up to now while the run goes on.
-func (m *Metrics) update() {
+func (m *Run) update() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if !m.finished {
@@ -292,7 +294,7 @@ func (m *Metrics) update() {
 }
 
 // WriteText writes the metrics in Prometheus's text format.
-func (m *Metrics) WriteText(w io.Writer) error {
+func (m *Run) WriteText(w io.Writer) error {
 	m.update()
 	families, err := m.reg.Gather()
 	if err != nil {
@@ -311,14 +313,14 @@ func (m *Metrics) WriteText(w io.Writer) error {
 // collector: atomically (a temporary file in the same folder, renamed), so
 // that the collector never reads half a file, and readable by all (mode
 // 0644: the collector runs as another user; metrics hold no personal data).
-func (m *Metrics) WriteTextfile(path string) error {
-	return writeAtomic(path, 0o644, m.WriteText)
+func (m *Run) WriteTextfile(path string) error {
+	return atomicfile.Write(path, 0o644, m.WriteText)
 }
 
 // Push sends the metrics to the Pushgateway at url under job (grouped by
 // shard when sharded), replacing the metrics of the same names only (POST):
 // a failed run leaves the last success pushed before in place.
-func (m *Metrics) Push(ctx context.Context, url, job string, hc *http.Client) error {
+func (m *Run) Push(ctx context.Context, url, job string, hc *http.Client) error {
 	m.update()
 	p := push.New(url, job).Client(hc)
 	if s, ok := m.label["shard"]; ok {
@@ -337,7 +339,7 @@ func (m *Metrics) Push(ctx context.Context, url, job string, hc *http.Client) er
 		p = p.Gatherer(m.reg)
 	}
 	if err := p.AddContext(ctx); err != nil {
-		return fmt.Errorf("push metrics to %s: %w", redactURL(url), err)
+		return fmt.Errorf("push metrics to %s: %w", redact.URL(url), err)
 	}
 	return nil
 }
