@@ -339,7 +339,8 @@ func (m *Run) Push(ctx context.Context, url, job string, hc *http.Client) error 
 		p = p.Gatherer(m.reg)
 	}
 	if err := p.AddContext(ctx); err != nil {
-		return fmt.Errorf("push metrics to %s: %w", redact.URL(url), err)
+		// The library's error repeats the URL, password and all.
+		return fmt.Errorf("push metrics to %s: %s", redact.URL(url), redact.Text(err.Error(), url))
 	}
 	return nil
 }

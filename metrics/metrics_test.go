@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -273,5 +274,24 @@ func TestMetrics_Slowdown(t *testing.T) {
 		if got, ok := value(t, families, name, nil); !ok || got != want {
 			t.Errorf("%s=%v (present %v), want %v", name, got, ok, want)
 		}
+	}
+}
+
+// TestMetrics_PushErrorHidesPassword: a push that fails names the
+// gateway, never the password its URL carries (the library's own message
+// repeats the URL whole).
+func TestMetrics_PushErrorHidesPassword(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "gateway broken", http.StatusInternalServerError)
+	}))
+	t.Cleanup(srv.Close)
+	u := strings.Replace(srv.URL, "http://", "http://pusher:s3cretPassw0rd@", 1)
+	m := newMetrics(reconcile.Shard{})
+	err := m.Push(context.Background(), u, "unico_reconcile", srv.Client())
+	if err == nil {
+		t.Fatal("a push answered 500 succeeded")
+	}
+	if strings.Contains(err.Error(), "s3cretPassw0rd") || !strings.Contains(err.Error(), "500") {
+		t.Fatalf("push error %q: want the status, never the password", err)
 	}
 }
