@@ -4,9 +4,9 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
-	"math"
 	"fmt"
 	"io"
+	"math"
 	"testing"
 	"time"
 
@@ -43,16 +43,16 @@ func TestPolicy_Decide(t *testing.T) {
 		{"TokenExpired401", fetch.Attempt{N: 3, HTTPStatus: 401, Code: "10502"}, fetch.Verdict{Action: fetch.Renew, Reason: "access token expired"}},
 		{"TokenExpiredAfterRenewal", fetch.Attempt{N: 2, HTTPStatus: 403, Code: "10502", Renewed: true}, fetch.Verdict{Action: fetch.Fatal, Reason: "credentials rejected"}},
 		{"ServerError", fetch.Attempt{N: 1, HTTPStatus: 500, Code: "99999"}, fetch.Verdict{Action: fetch.Retry, Delay: 500 * time.Millisecond, Reason: "server error"}},
-		// Unavailable answers: the first back-off whatever N (the breaker backs off for everyone).
-		{"BadGateway", fetch.Attempt{N: 2, HTTPStatus: 502, Jitter: 0.5}, fetch.Verdict{Action: fetch.Retry, Delay: 750 * time.Millisecond, Reason: "server error"}},
+		// Unavailable answers: an eighth of the first back-off whatever N (the breaker backs off for everyone).
+		{"BadGateway", fetch.Attempt{N: 2, HTTPStatus: 502, Jitter: 0.5}, fetch.Verdict{Action: fetch.Retry, Delay: 750 * time.Millisecond / 8, Reason: "server error"}},
 		{"ServerErrorWithCodeGrows", fetch.Attempt{N: 2, HTTPStatus: 500, Code: "99999", Jitter: 0.5}, fetch.Verdict{Action: fetch.Retry, Delay: 1500 * time.Millisecond, Reason: "server error"}},
-		{"Unavailable", fetch.Attempt{N: 1, HTTPStatus: 503, Jitter: 0.999999999}, fetch.Verdict{Action: fetch.Retry, Delay: 999999999, Reason: "server error"}},
-		{"GatewayTimeout", fetch.Attempt{N: 1, HTTPStatus: 504}, fetch.Verdict{Action: fetch.Retry, Delay: 500 * time.Millisecond, Reason: "server error"}},
+		{"Unavailable", fetch.Attempt{N: 1, HTTPStatus: 503, Jitter: 0.999999999}, fetch.Verdict{Action: fetch.Retry, Delay: 999999999 / 8, Reason: "server error"}},
+		{"GatewayTimeout", fetch.Attempt{N: 1, HTTPStatus: 504}, fetch.Verdict{Action: fetch.Retry, Delay: 500 * time.Millisecond / 8, Reason: "server error"}},
 		{"UnknownServerStatus", fetch.Attempt{N: 1, HTTPStatus: 599}, fetch.Verdict{Action: fetch.Retry, Delay: 500 * time.Millisecond, Reason: "server error"}},
 		{"ServerErrorRetriesSpent", fetch.Attempt{N: 3, HTTPStatus: 500}, fetch.Verdict{Action: fetch.GiveUp, Reason: "server error, retries spent"}},
 		{"UnknownClientStatus", fetch.Attempt{N: 1, HTTPStatus: 418}, fetch.Verdict{Action: fetch.GiveUp, Reason: "unexpected answer"}},
 		{"Redirect", fetch.Attempt{N: 1, HTTPStatus: 302}, fetch.Verdict{Action: fetch.GiveUp, Reason: "unexpected answer"}},
-		{"Reset", fetch.Attempt{N: 1, Err: reset}, fetch.Verdict{Action: fetch.Retry, Delay: 500 * time.Millisecond, Reason: "no response"}},
+		{"Reset", fetch.Attempt{N: 1, Err: reset}, fetch.Verdict{Action: fetch.Retry, Delay: 500 * time.Millisecond / 8, Reason: "no response"}},
 		{"CertificateNotTrusted", fetch.Attempt{N: 1, Err: fmt.Errorf("get: %w", x509.UnknownAuthorityError{})}, fetch.Verdict{Action: fetch.Fatal, Reason: "certificate not trusted"}},
 		{"ResetRetriesSpent", fetch.Attempt{N: 3, Err: reset}, fetch.Verdict{Action: fetch.GiveUp, Reason: "no response, retries spent"}},
 		{"TruncatedBody", fetch.Attempt{N: 1, HTTPStatus: 200, Err: io.ErrUnexpectedEOF}, fetch.Verdict{Action: fetch.Retry, Delay: 500 * time.Millisecond, Reason: "body read failed"}},
@@ -68,7 +68,7 @@ func TestPolicy_Decide(t *testing.T) {
 		{"RateLimitedLong", fetch.Attempt{N: 1, HTTPStatus: 429, RetryAfter: "3600", Now: now}, fetch.Verdict{Action: fetch.Retry, Delay: time.Hour, Pause: time.Hour, Reason: "rate limited"}},
 		{"UnavailableRetryAfter", fetch.Attempt{N: 1, HTTPStatus: 503, RetryAfter: "7", Now: now}, fetch.Verdict{Action: fetch.Retry, Delay: 7 * time.Second, Pause: 7 * time.Second, Reason: "unavailable"}},
 		{"UnavailableRetryAfterSpent", fetch.Attempt{N: 3, HTTPStatus: 503, RetryAfter: "7", Now: now}, fetch.Verdict{Action: fetch.GiveUp, Pause: 7 * time.Second, Reason: "unavailable, retries spent"}},
-		{"RequestTimeout", fetch.Attempt{N: 1, HTTPStatus: 408}, fetch.Verdict{Action: fetch.Retry, Delay: 500 * time.Millisecond, Reason: "request timeout"}},
+		{"RequestTimeout", fetch.Attempt{N: 1, HTTPStatus: 408}, fetch.Verdict{Action: fetch.Retry, Delay: 500 * time.Millisecond / 8, Reason: "request timeout"}},
 		{"NotFoundWithoutCodeEarly", fetch.Attempt{N: 1, HTTPStatus: 404, Early: true}, fetch.Verdict{Action: fetch.Fatal, Reason: "wrong API root"}},
 		{"NotFoundOtherCodeEarly", fetch.Attempt{N: 1, HTTPStatus: 404, Code: "12345", Early: true}, fetch.Verdict{Action: fetch.GiveUp, Reason: "unexpected answer"}},
 		// Found by FuzzRetryAfter: delay-seconds past 2^63 were garbage, so
