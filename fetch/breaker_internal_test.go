@@ -230,7 +230,7 @@ func TestPacer_CutsOnlyRecurring429s(t *testing.T) {
 // requests without a 429, 429s recurring at that rate by chance (one-off
 // 429s at a high rate) cut nothing, proofStrikes of them in a row; one more
 // cuts and weakens the proof by an eighth. Above the proven rate, recurring
-// 429s cut at once; no cut leaves a soft ceiling below the proven rate.
+// 429s cut at once.
 func TestPacer_ProvenRate(t *testing.T) {
 	p := newPacer(100)
 	event := func() bool { return p.attack(p.now()) }
@@ -263,17 +263,13 @@ func TestPacer_ProvenRate(t *testing.T) {
 	}
 	// Still at or under the weakened proof: strikes again.
 	strikes("under the weakened proof")
-	// Above it: recurring 429s cut at once; the soft ceiling stays at the
-	// proven rate at least.
+	// Above it: recurring 429s cut at once.
 	for p.rate() <= 87.5 {
 		p.succeed()
 	}
 	p.sent.Add(10)
 	if !event() {
 		t.Fatalf("a recurring 429 at %v, above the proven 87.5, did not cut", p.rate())
-	}
-	if p.soft != 87.5 {
-		t.Fatalf("soft ceiling %v after a cut from about 88, want the proven 87.5", p.soft)
 	}
 }
 

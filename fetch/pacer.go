@@ -46,8 +46,11 @@ import (
 //     when the tenant's production traffic rises, or the rate brushes a
 //     strict limiter) and lowers the proven rate by an eighth, so that a
 //     limit that did come down is followed down, proofStrikes+1 429s a
-//     step. No cut sets the soft ceiling below the proven rate: a run of
-//     one-off 429s cannot drag the rate down for a minute.
+//     step. A run of one-off 429s cannot drag the rate down for a minute
+//     this way: below the proven rate only every third one cuts. (The soft
+//     ceiling is not held at the proven rate either: a span can be quiet
+//     above the limit while the server's bucket, refilled during a pause,
+//     drains.)
 //
 // Every 429 costs a pause of everyone (Retry-After, at least a second in
 // practice), so the pacer's job is to make them rare, not just survivable.
@@ -203,8 +206,7 @@ func (p *pacer) attack(sentAt int64) bool {
 	if p.current == rate.Inf {
 		p.current = DefaultRate
 	} else {
-		// The limit lies about here, and not below a proven rate.
-		p.soft = max(p.current*softMargin, p.proven)
+		p.soft = p.current * softMargin
 		shift := attackShift
 		if calm {
 			shift = gentleShift
