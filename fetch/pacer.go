@@ -70,7 +70,7 @@ const (
 	recurEvents      = 2
 	recoveryRequests = 100
 	// proofStrikes recurring congestion events in a row at a proven rate
-	// are forgiven; the next one drops the proof and cuts.
+	// are forgiven; the next one cuts and lowers the proven rate.
 	proofStrikes = 2
 	// minRate is the floor of the adaptive rate, in requests per second.
 	minRate = 0.5
@@ -99,7 +99,7 @@ type pacer struct {
 	nEvents    int
 	spanStart  int64      // sent at the last congestion event: the quiet span began there
 	spanRate   rate.Limit // the rate at the span's start, its lowest (only successes raise it)
-	proven     rate.Limit // the rate of the last quiet span: known under the limit; 0: none
+	proven     rate.Limit // the highest rate a quiet span began at: under the limit; 0: none
 	strikes    int        // recurring events forgiven since the last proof
 }
 
