@@ -247,7 +247,18 @@ func TestPacer_ProvenRate(t *testing.T) {
 	if event() || p.proven != 100 {
 		t.Fatalf("the first 429, after a quiet span: rate %v, proven %v; want 100, 100", p.rate(), p.proven)
 	}
-	strikes("at the proven rate")
+	// The 429 that recurs at once, which would cut an unproven rate, is
+	// forgiven at the proven one.
+	p.sent.Add(10)
+	if event() {
+		t.Fatalf("a 429 recurring at the proven rate cut it to %v", p.rate())
+	}
+	for i := 1; i < proofStrikes; i++ {
+		p.sent.Add(10)
+		if event() {
+			t.Fatalf("recurring 429 %d at the proven rate cut it to %v", i+1, p.rate())
+		}
+	}
 	// A quiet span renews the proof and forgives again.
 	p.sent.Add(recoveryRequests + 1)
 	if event() {
