@@ -194,17 +194,8 @@ func TestBreaker_AbandonedProbe(t *testing.T) {
 func TestPacer_CutsOnlyRecurring429s(t *testing.T) {
 	p := newPacer(100)
 	event := func() bool { return p.attack(p.now()) }
-	// Isolated 429s, more than recoveryRequests apart: pauses only.
-	for i := range 5 {
-		if event() {
-			t.Fatalf("isolated 429 %d cut the rate to %v", i+1, p.rate())
-		}
-		p.sent.Add(recoveryRequests + 1)
-	}
-	if p.rate() != 100 {
-		t.Fatalf("rate %v after isolated 429s, want 100", p.rate())
-	}
-	// recurEvents of them within recoveryRequests: overdrive, cut.
+	// recurEvents 429s within recoveryRequests, from the start: overdrive,
+	// cut.
 	for range recurEvents - 1 {
 		if event() {
 			t.Fatal("cut before recurEvents 429s")
@@ -220,6 +211,76 @@ func TestPacer_CutsOnlyRecurring429s(t *testing.T) {
 	// An echo (sent before the last event) cuts nothing.
 	if p.attack(p.lastAttack - 1) {
 		t.Fatal("an echo cut the rate")
+	}
+
+	p = newPacer(100)
+	// Isolated 429s, more than recoveryRequests apart: pauses only.
+	for i := range 5 {
+		if event() {
+			t.Fatalf("isolated 429 %d cut the rate to %v", i+1, p.rate())
+		}
+		p.sent.Add(recoveryRequests + 1)
+	}
+	if p.rate() != 100 {
+		t.Fatalf("rate %v after isolated 429s, want 100", p.rate())
+	}
+}
+
+// TestPacer_ProvenRate: once a rate carried more than recoveryRequests
+// requests without a 429, 429s recurring at that rate by chance (one-off
+// 429s at a high rate) cut nothing, proofStrikes of them in a row; one more
+// cuts and weakens the proof by an eighth. Above the proven rate, recurring
+// 429s cut at once.
+func TestPacer_ProvenRate(t *testing.T) {
+	p := newPacer(100)
+	event := func() bool { return p.attack(p.now()) }
+	strikes := func(what string) {
+		t.Helper()
+		for i := range proofStrikes {
+			p.sent.Add(10)
+			if event() {
+				t.Fatalf("recurring 429 %d %s cut the rate to %v", i+1, what, p.rate())
+			}
+		}
+	}
+	p.sent.Add(recoveryRequests + 1) // a quiet span at 100: proven
+	if event() || p.proven != 100 {
+		t.Fatalf("the first 429, after a quiet span: rate %v, proven %v; want 100, 100", p.rate(), p.proven)
+	}
+	// The 429 that recurs at once, which would cut an unproven rate, is
+	// forgiven at the proven one.
+	p.sent.Add(10)
+	if event() {
+		t.Fatalf("a 429 recurring at the proven rate cut it to %v", p.rate())
+	}
+	for i := 1; i < proofStrikes; i++ {
+		p.sent.Add(10)
+		if event() {
+			t.Fatalf("recurring 429 %d at the proven rate cut it to %v", i+1, p.rate())
+		}
+	}
+	// A quiet span renews the proof and forgives again.
+	p.sent.Add(recoveryRequests + 1)
+	if event() {
+		t.Fatal("an isolated 429 cut the rate")
+	}
+	strikes("after a new proof")
+	p.sent.Add(10)
+	if !event() {
+		t.Fatalf("%d recurring 429s in a row at the proven rate did not cut it", proofStrikes+1)
+	}
+	if p.rate() != 75 || p.soft != 97 || p.proven != 87.5 {
+		t.Fatalf("after a strike: rate %v, soft ceiling %v, proven %v; want 75, 97, 87.5", p.rate(), p.soft, p.proven)
+	}
+	// Still at or under the weakened proof: strikes again.
+	strikes("under the weakened proof")
+	// Above it: recurring 429s cut at once.
+	for p.rate() <= 87.5 {
+		p.succeed()
+	}
+	p.sent.Add(10)
+	if !event() {
+		t.Fatalf("a recurring 429 at %v, above the proven 87.5, did not cut", p.rate())
 	}
 }
 

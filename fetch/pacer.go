@@ -36,6 +36,22 @@ import (
 //     recoveryRequests requests of the previous one, as a client above the
 //     limit sees them (at 3x the limit, one every few dozen requests).
 //
+//   - proof: the gap alone cannot tell a client above the limit from
+//     one-off 429s at a high rate (one every ~150 requests at 200/s, half
+//     of them within recoveryRequests of the previous by chance). A rate
+//     that carried more than recoveryRequests requests without a 429 is
+//     proven: under the limit. 429s that recur while the rate is no higher
+//     than the proven one are strikes and cut nothing, proofStrikes of
+//     them in a row; the next one cuts (the limit may have come down, as
+//     when the tenant's production traffic rises, or the rate brushes a
+//     strict limiter) and lowers the proven rate by an eighth, so that a
+//     limit that did come down is followed down, proofStrikes+1 429s a
+//     step. A run of one-off 429s cannot drag the rate down for a minute
+//     this way: below the proven rate only every third one cuts. (The soft
+//     ceiling is not held at the proven rate either: a span can be quiet
+//     above the limit while the server's bucket, refilled during a pause,
+//     drains.)
+//
 // Every 429 costs a pause of everyone (Retry-After, at least a second in
 // practice), so the pacer's job is to make them rare, not just survivable.
 // Tuned with BenchmarkRun_AboveLimit and BenchmarkRun_StrictLimiter (the
@@ -53,6 +69,9 @@ const (
 	// rate cut.
 	recurEvents      = 2
 	recoveryRequests = 100
+	// proofStrikes recurring congestion events in a row at a proven rate
+	// are forgiven; the next one cuts and lowers the proven rate.
+	proofStrikes = 2
 	// minRate is the floor of the adaptive rate, in requests per second.
 	minRate = 0.5
 	// unlimitedAbove is where an unlimited client, slowed by a 429 to
@@ -78,6 +97,10 @@ type pacer struct {
 	lastCut    int64
 	events     [recurEvents - 1]int64 // sent at the last congestion events, newest first
 	nEvents    int
+	spanStart  int64      // sent at the last congestion event: the quiet span began there
+	spanRate   rate.Limit // the rate at the span's start, its lowest (only successes raise it)
+	proven     rate.Limit // the highest rate a quiet span began at: under the limit; 0: none
+	strikes    int        // recurring events forgiven since the last proof
 	// How far and how long 429s slowed the rate below the configured
 	// one: the lowest rate a cut led to (0 before any), and the time spent
 	// below, from a cut until the rate is back to the configured one.
@@ -94,6 +117,7 @@ func newPacer(r rate.Limit) *pacer {
 		current: r,
 		epoch:   time.Now(),
 	}
+	p.spanRate = r
 	p.full.Store(true)
 	return p
 }
@@ -178,9 +202,12 @@ func (p *pacer) attack(sentAt int64) bool {
 	}
 	now := p.now()
 	p.lastAttack = now
-	if !p.recur(p.sent.Load()) {
-		return false // isolated: the pause is enough
+	sent := p.sent.Load()
+	if cut, recurring := p.proved(sent), p.recur(sent); !cut || !recurring {
+		p.startSpan(sent)
+		return false // isolated, or at a rate known to be under the limit
 	}
+	defer p.startSpan(sent)
 	calm := p.attacked && time.Duration(now-p.lastCut) >= calmAfter
 	p.attacked, p.lastCut = true, now
 	if p.current == rate.Inf {
@@ -205,10 +232,46 @@ func (p *pacer) attack(sentAt int64) bool {
 	return true
 }
 
+// proved notes a congestion event at request count sent, and reports
+// whether it may cut the rate as far as the proof goes: false while the
+// rate is no higher than one that carried a quiet span, for proofStrikes
+// recurring events in a row. Called with mu held, before recur.
+func (p *pacer) proved(sent int64) bool {
+	if sent-p.spanStart > recoveryRequests {
+		if p.spanRate != rate.Inf { // unlimited is never under a limit
+			p.proven, p.strikes = max(p.proven, p.spanRate), 0
+		}
+		return true // not recurring anyway
+	}
+	if p.proven == 0 || p.current > p.proven || !p.recurring(sent) {
+		return true
+	}
+	if p.strikes < proofStrikes {
+		p.strikes++
+		return false
+	}
+	// The limit may have come down: the proof weakens.
+	p.strikes = 0
+	p.proven -= p.proven / (1 << gentleShift)
+	return true
+}
+
+// startSpan begins a quiet span at request count sent, at the current rate;
+// called with mu held.
+func (p *pacer) startSpan(sent int64) {
+	p.spanStart, p.spanRate = sent, p.current
+}
+
+// recurring reports whether a congestion event at request count sent would
+// make 429s recurring; called with mu held.
+func (p *pacer) recurring(sent int64) bool {
+	return p.nEvents == len(p.events) && sent-p.events[len(p.events)-1] <= recoveryRequests
+}
+
 // recur notes a congestion event at request count sent and reports whether
 // it makes 429s recurring; called with mu held.
 func (p *pacer) recur(sent int64) bool {
-	recurring := p.nEvents == len(p.events) && sent-p.events[len(p.events)-1] <= recoveryRequests
+	recurring := p.recurring(sent)
 	copy(p.events[1:], p.events[:len(p.events)-1])
 	p.events[0] = sent
 	p.nEvents = min(p.nEvents+1, len(p.events))
