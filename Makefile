@@ -36,16 +36,7 @@ FUZZTIME ?= 30s
 FUZZMINIMIZETIME ?= 1s
 
 fuzz:
-	@list=$$($(CLEANENV) $(GO) test -list '^Fuzz' ./...) || { echo "$$list"; exit 1; }; \
-	targets=$$(echo "$$list" | awk '/^Fuzz/ { f[n++] = $$1; next } /^ok/ { for (i = 0; i < n; i++) print $$2 ":" f[i]; n = 0 }'); \
-	[ -n "$$targets" ] || { echo "make fuzz: no Fuzz function found" >&2; exit 1; }; \
-	n=0; for t in $$targets; do \
-		pkg=$${t%%:*}; fn=$${t#*:}; \
-		echo "fuzz $$fn ($$pkg) for $(FUZZTIME)"; \
-		$(CLEANENV) $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) $$pkg || exit 1; \
-		n=$$((n + 1)); \
-	done; \
-	echo "fuzz: $$n passed, 0 failed"
+	$(CLEANENV) GO=$(GO) FUZZTIME=$(FUZZTIME) FUZZMINIMIZETIME=$(FUZZMINIMIZETIME) .ci/fuzz
 
 # Package benchmarks run for the usual second each; the end-to-end ones in
 # the root package (rate at and above the limit, unlimited throughput, 1M-row
