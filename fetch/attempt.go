@@ -62,15 +62,7 @@ func (c *Client) attempt(ctx context.Context, id, token string) (o outcome) {
 		o.err = err
 		return o
 	}
-	// Set by hand: the API documents the header as "APIKEY"; Header.Set
-	// would send "Apikey".
-	if token != "" {
-		req.Header["Authorization"] = []string{"Bearer " + token}
-	}
-	if c.apiKey != "" {
-		req.Header["APIKEY"] = []string{c.apiKey}
-	}
-	req.Header["Accept"] = acceptJSON
+	authorize(req, c.apiKey, token)
 
 	resp, err := c.hc.Do(req)
 	if err != nil {
