@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/unico-reconcile/unico-reconcile/fetch"
 	"github.com/unico-reconcile/unico-reconcile/internal/pgtest"
+	"github.com/unico-reconcile/unico-reconcile/job"
 	"github.com/unico-reconcile/unico-reconcile/reconcile"
 	"github.com/unico-reconcile/unico-reconcile/simulator"
 	"github.com/unico-reconcile/unico-reconcile/state"
@@ -62,21 +62,22 @@ func MustFixture(tb testing.TB, dir string, n int) (data, source string) {
 
 // benchOptions are the options of a benchmark run into dir/out<i>, with
 // its run history in dir (unless NoState is set afterwards).
-func benchOptions(dir string, i int, source, root string, rate float64, workers int) runOptions {
-	return runOptions{
-		Source: source, APIRoot: root, Rate: rate, Workers: workers,
-		Timeout: fetch.DefaultTimeout, MaxRetries: fetch.DefaultMaxRetries,
-		BackoffBase: fetch.DefaultBackoffBase, StaleAfter: 24 * time.Hour,
-		Out: filepath.Join(dir, fmt.Sprint("out", i)), State: filepath.Join(dir, "state.db"),
+func benchOptions(dir string, i int, source, root string, rate float64, workers int) job.Options {
+	return job.Options{
+		Spec: job.Spec{
+			Source: source, APIRoot: root, Rate: rate, Workers: workers,
+			Timeout: fetch.DefaultTimeout, MaxRetries: fetch.DefaultMaxRetries, StaleAfter: 24 * time.Hour,
+		},
+		BackoffBase: fetch.DefaultBackoffBase,
+		Out:         filepath.Join(dir, fmt.Sprint("out", i)), State: filepath.Join(dir, "state.db"),
 	}
 }
 
 // MustRunJob runs the job in-process and fails unless it found nothing.
-func MustRunJob(b *testing.B, o runOptions) (reconcile.Summary, time.Duration) {
+func MustRunJob(b *testing.B, o job.Options) (reconcile.Summary, time.Duration) {
 	b.Helper()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	start := time.Now()
-	sum, err := runJob(context.Background(), o, io.Discard, log)
+	sum, err := job.Run(context.Background(), o)
 	elapsed := time.Since(start)
 	if err != nil {
 		b.Fatal(err)
@@ -221,17 +222,17 @@ func MustRecordedRun(b *testing.B, statePath, source string, n int) {
 		b.Fatal(err)
 	}
 	defer db.Close()
-	key, err := sourceKey(source)
+	key, err := filepath.Abs(source) // the run history's key of a CSV source
 	if err != nil {
 		b.Fatal(err)
 	}
 	o := benchOptions(filepath.Dir(statePath), 0, source, "http://127.0.0.1:9", 0, fetch.DefaultWorkers)
-	params, err := json.Marshal(paramsOf(o))
+	params, err := json.Marshal(o.Spec)
 	if err != nil {
 		b.Fatal(err)
 	}
 	started := time.Now().UTC()
-	r := state.Run{ID: newRunID(started), Source: key, APIRoot: o.APIRoot, Params: params, Out: o.Out,
+	r := state.Run{ID: job.NewRunID(started), Source: key, APIRoot: o.APIRoot, Params: params, Out: o.Out,
 		StartedAt: started, State: state.RunRunning, ExitCode: -1}
 	if err := db.CreateRun(ctx, r); err != nil {
 		b.Fatal(err)
@@ -490,11 +491,10 @@ func MustSimulateProcess(tb testing.TB, data string, args ...string) string {
 
 // runOutage runs the job in-process and returns its summary, whatever its
 // exit code.
-func runOutage(b *testing.B, o runOptions) (reconcile.Summary, time.Duration) {
+func runOutage(b *testing.B, o job.Options) (reconcile.Summary, time.Duration) {
 	b.Helper()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	start := time.Now()
-	sum, err := runJob(context.Background(), o, io.Discard, log)
+	sum, err := job.Run(context.Background(), o)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/unico-reconcile/unico-reconcile/job"
 	"github.com/unico-reconcile/unico-reconcile/reconcile"
 	"github.com/unico-reconcile/unico-reconcile/simulator"
 )
@@ -152,7 +153,7 @@ func MustMatchSummary(tb testing.TB, dom pageDOM, dir string) {
 	if want := "Reconciliation report: run " + s.RunID; dom.Title != want {
 		tb.Errorf("title %q, want %q", dom.Title, want)
 	}
-	login, host := runner()
+	login, host := job.Runner()
 	for name, want := range map[string]string{
 		"Run": s.RunID, "Source": s.Source, "API root": s.APIRoot, "Environment": "custom",
 		"Ran by": login + " on " + host, "Source SHA-256": sha256Hex(MustRead(tb, s.Source)),

@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -12,21 +11,16 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/unico-reconcile/unico-reconcile/fetch"
+	"github.com/unico-reconcile/unico-reconcile/job"
 )
-
-// Token endpoints per --env (unico-api.md, "Environments").
-var tokenURLs = map[string]string{
-	"production": "https://identity.acesso.io/oauth2/token",
-	"sandbox":    "https://identityhomolog.acesso.io/oauth2/token",
-}
 
 // Where secrets may come from besides their flags. The variables are read
 // here rather than through the flags' EnvVars, so that a secret typed on
 // the command line (and visible in process listings) can be told apart
 // from one in the environment.
 const (
-	envAPIKey = "UNICO_API_KEY"
-	envToken  = "UNICO_ACCESS_TOKEN"
+	envAPIKey = job.EnvAPIKey
+	envToken  = job.EnvToken
 )
 
 // authFlags are the run flags that say how to authenticate.
@@ -45,41 +39,26 @@ func authFlags() []cli.Flag {
 	}
 }
 
-// authOptions holds what the authentication flags ask for beyond APIKey
-// and Tokens (kept in runOptions). It holds no secret.
-type authOptions struct {
-	// CAFile is a PEM file of CAs trusted besides the system's.
-	CAFile string
-	// client is the HTTP client built by credentialsFrom and shared by the
-	// API and the token endpoint.
-	client *http.Client
-}
-
-// httpClient returns the HTTP client the run shares: TLS certificates
+// httpClientFrom builds the HTTP client the run shares: TLS certificates
 // always verified, against the system's roots plus --ca-file's.
-func (o runOptions) httpClient() (*http.Client, error) {
-	if o.Auth.client != nil {
-		return o.Auth.client, nil
+func httpClientFrom(c *cli.Context, workers int) (*http.Client, error) {
+	file := c.String("ca-file")
+	if file == "" {
+		return fetch.NewHTTPClient(workers), nil
 	}
-	if o.Auth.CAFile == "" {
-		return fetch.NewHTTPClient(o.Workers), nil
-	}
-	roots, err := fetch.LoadCAFile(o.Auth.CAFile)
+	roots, err := fetch.LoadCAFile(file)
 	if err != nil {
 		return nil, fmt.Errorf("--ca-file: %w", err)
 	}
-	return fetch.NewHTTPClientWithRoots(o.Workers, roots), nil
+	return fetch.NewHTTPClientWithRoots(workers, roots), nil
 }
 
 // credentialsFrom reads the credentials flags into o (APIKey, Tokens,
-// Auth), checks that they would not cross the network in clear text, and
+// HTTPClient), checks that they would not cross the network in clear text, and
 // warns, on the run's log, about secrets others can read. o.APIRoot and
 // o.Workers must be set.
-func credentialsFrom(c *cli.Context, o *runOptions) error {
-	log, err := newLogger(c)
-	if err != nil {
-		return err
-	}
+func credentialsFrom(c *cli.Context, log *slog.Logger, o *job.Options) error {
+	var err error
 	if o.APIKey, err = secret(c, log, "api-key", envAPIKey); err != nil {
 		return err
 	}
@@ -88,11 +67,10 @@ func credentialsFrom(c *cli.Context, o *runOptions) error {
 	if tok != "" && tokenFile != "" {
 		return fmt.Errorf("%s and --token-file: give one", from)
 	}
-	if err := checkSecret(from, "access token", tok); err != nil {
+	if err := fetch.CheckSecret(from, "access token", tok); err != nil {
 		return err
 	}
-	o.Auth.CAFile = c.String("ca-file")
-	if o.Auth.client, err = o.httpClient(); err != nil {
+	if o.HTTPClient, err = httpClientFrom(c, o.Workers); err != nil {
 		return err
 	}
 	insecure := []string{}
@@ -112,7 +90,7 @@ func credentialsFrom(c *cli.Context, o *runOptions) error {
 	case c.String("token-url") != "":
 		return errors.New("--token-url needs --service-account, --tenant and --private-key-file")
 	case tokenFile != "":
-		warnShared(log, "--token-file", tokenFile)
+		fetch.WarnShared(log, "--token-file", tokenFile)
 		if o.Tokens, err = fetch.OpenTokenFile(tokenFile); err != nil {
 			return fmt.Errorf("--token-file: %w", err)
 		}
@@ -127,7 +105,7 @@ func credentialsFrom(c *cli.Context, o *runOptions) error {
 }
 
 // serviceAccount builds the token source of --service-account.
-func serviceAccount(c *cli.Context, log *slog.Logger, o *runOptions, insecure *[]string) (*fetch.ServiceAccount, error) {
+func serviceAccount(c *cli.Context, log *slog.Logger, o *job.Options, insecure *[]string) (*fetch.ServiceAccount, error) {
 	account, tenant, keyFile := c.String("service-account"), c.String("tenant"), c.String("private-key-file")
 	if account == "" || tenant == "" || keyFile == "" {
 		return nil, errors.New("--service-account, --tenant and --private-key-file go together: give all three")
@@ -137,13 +115,13 @@ func serviceAccount(c *cli.Context, log *slog.Logger, o *runOptions, insecure *[
 		if c.String("base-url") != "" {
 			return nil, errors.New("--service-account with --base-url: give --token-url too (the token endpoint is not on the API host)")
 		}
-		tokenURL = tokenURLs[c.String("env")]
+		tokenURL = fetch.Environments[c.String("env")].TokenURL
 	}
 	if err := checkURL(c, "--token-url", tokenURL, insecure); err != nil {
 		return nil, err
 	}
-	warnShared(log, "--private-key-file", keyFile)
-	key, err := readSecretFile(keyFile, 64<<10)
+	fetch.WarnShared(log, "--private-key-file", keyFile)
+	key, err := fetch.ReadSecretFile(keyFile, 64<<10)
 	if err != nil {
 		return nil, fmt.Errorf("--private-key-file: %w", err)
 	}
@@ -153,7 +131,7 @@ func serviceAccount(c *cli.Context, log *slog.Logger, o *runOptions, insecure *[
 		Tenant:     tenant,
 		PrivateKey: key,
 		TokenURL:   tokenURL,
-		HTTPClient: o.Auth.client,
+		HTTPClient: o.HTTPClient,
 		Timeout:    o.Timeout,
 		Logger:     log,
 	})
@@ -188,13 +166,13 @@ func secret(c *cli.Context, log *slog.Logger, name, env string) (string, error) 
 	v, from := flagOrEnv(c, log, name, env)
 	file := c.String(name + "-file")
 	if file == "" {
-		return v, checkSecret(from, strings.ReplaceAll(name, "-", " "), v)
+		return v, fetch.CheckSecret(from, strings.ReplaceAll(name, "-", " "), v)
 	}
 	if v != "" {
 		return "", fmt.Errorf("%s and --%s-file: give one", from, name)
 	}
-	warnShared(log, "--"+name+"-file", file)
-	b, err := readSecretFile(file, 64<<10)
+	fetch.WarnShared(log, "--"+name+"-file", file)
+	b, err := fetch.ReadSecretFile(file, 64<<10)
 	if err != nil {
 		return "", fmt.Errorf("--%s-file: %w", name, err)
 	}
@@ -202,23 +180,7 @@ func secret(c *cli.Context, log *slog.Logger, name, env string) (string, error) 
 	if v == "" {
 		return "", fmt.Errorf("--%s-file %s is empty", name, file)
 	}
-	return v, checkSecret("--"+name+"-file "+file, strings.ReplaceAll(name, "-", " "), v)
-}
-
-// checkSecret refuses a credential (what: "api key", "access token") that
-// would fail far from its cause: one Go cannot send as a header, or one too
-// short to be real (and to be scrubbed from messages). Its error names
-// where the value came from, never the value. An empty value is not given.
-func checkSecret(from, what, v string) error {
-	switch {
-	case v == "":
-		return nil
-	case !fetch.ValidHeaderValue(v):
-		return fmt.Errorf("%s: the %s holds white space or control characters inside: it cannot be sent as an HTTP header", from, what)
-	case len(v) < fetch.MinSecretLen:
-		return fmt.Errorf("%s: the %s is shorter than %d characters: not a real one", from, what, fetch.MinSecretLen)
-	}
-	return nil
+	return v, fetch.CheckSecret("--"+name+"-file "+file, strings.ReplaceAll(name, "-", " "), v)
 }
 
 // flagOrEnv returns the value of --NAME, or else of the variable env,
@@ -232,33 +194,4 @@ func flagOrEnv(c *cli.Context, log *slog.Logger, name, env string) (value, from 
 		return strings.TrimSpace(c.String(name)), "--" + name
 	}
 	return strings.TrimSpace(os.Getenv(env)), "$" + env
-}
-
-// readSecretFile reads at most limit bytes of path; its errors name the
-// file, never its content.
-func readSecretFile(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%s is larger than %d KiB: not a secret of this kind", path, limit>>10)
-	}
-	return b, nil
-}
-
-// warnShared warns when a secret file can be read or written by others
-// than its owner. It says nothing about what the file holds.
-func warnShared(log *slog.Logger, flag, path string) {
-	fi, err := os.Stat(path)
-	if err != nil || fi.Mode().Perm()&0o077 == 0 {
-		return // a missing file is reported when it is read
-	}
-	log.Warn("a secret file can be read by other users than its owner: chmod 600 it",
-		"flag", flag, "file", path, "mode", fmt.Sprintf("%04o", fi.Mode().Perm()))
 }

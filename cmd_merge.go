@@ -3,10 +3,10 @@ package main
 import (
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/unico-reconcile/unico-reconcile/job"
 	"github.com/unico-reconcile/unico-reconcile/reports"
 )
 
@@ -39,11 +39,7 @@ func mergeCommand(code *int) *cli.Command {
 			if c.Duration("max-spread") <= 0 {
 				return fmt.Errorf("merge: --max-spread %s: want a positive duration", c.Duration("max-spread"))
 			}
-			login, host := runner()
-			sum, err := reports.Merge(c.String("out"), c.Args().Slice(), reports.MergeOptions{
-				RunID: newRunID(time.Now()), MaxSpread: c.Duration("max-spread"),
-				User: login, Host: host, Environment: environmentOf,
-			})
+			sum, err := job.Merge(c.String("out"), c.Args().Slice(), c.Duration("max-spread"))
 			if err != nil {
 				return err
 			}

@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -14,71 +13,15 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/unico-reconcile/unico-reconcile/fetch"
+	"github.com/unico-reconcile/unico-reconcile/job"
 	"github.com/unico-reconcile/unico-reconcile/reconcile"
 	"github.com/unico-reconcile/unico-reconcile/store"
 )
-
-// API roots per --env.
-var apiRoots = map[string]string{
-	"production": "https://api.id.unico.app",
-	"sandbox":    "https://api.id.uat.unico.app",
-}
 
 // defaultRate is half of the API's default per-tenant limit: every call of
 // the tenant counts against that one limit, and the integrator's production
 // calls (real people signing up) need the other half.
 const defaultRate = fetch.DefaultRate / 2
-
-// runOptions is what the run command was asked to do.
-type runOptions struct {
-	Source      string
-	Query       string
-	APIRoot     string
-	APIKey      string
-	Tokens      fetch.TokenSource
-	Rate        float64
-	Workers     int
-	Timeout     time.Duration
-	MaxRetries  int
-	BackoffBase time.Duration
-	Out         string
-	Since       time.Time
-	Until       time.Time
-	StaleAfter  time.Duration
-	SummaryJSON bool
-	Auth        authOptions // cmd_auth.go
-
-	// Run history (job.go).
-	State       string        // state database; "" means state.db beside the Out folder
-	NoState     bool          // keep no history: no resume, no recheck
-	Resume      bool          // continue the newest unfinished run of Source
-	Recheck     string        // a run id, or "last": fetch again what it left unverified
-	MaxDuration time.Duration // stop taking new processes after this long; 0 means no limit
-	// OutageTimeout is how long the API may stay unavailable before the
-	// run ends (exit 3); 0 means fetch.DefaultOutageTimeout.
-	OutageTimeout time.Duration
-	// Explicit names the flags given on the command line or in the
-	// environment, which a resumed run's own parameters must not contradict.
-	Explicit map[string]bool
-
-	// Production (job_observe.go).
-	SourceDSN       string          // --source as given when Source is its redacted form (a PostgreSQL DSN)
-	Shard           reconcile.Shard // the part of the source this run takes; zero: all
-	TenantRate      float64         // --rate as given; Rate is this shard's share of it
-	MetricsTextfile string          // node_exporter textfile to write; "" means none
-	Pushgateway     string          // Pushgateway URL to push to at the end; "" means none
-	Progress        io.Writer       // where the progress bar goes (stderr on a terminal); nil: progress log lines
-	ProgressEvery   time.Duration   // period of the progress log line and the textfile; 0 means defaultProgressEvery
-}
-
-// source is the source to open: the DSN with its password, which Source
-// (shown in logs, the summary and the run history) does not carry.
-func (o runOptions) source() string {
-	if o.SourceDSN != "" && store.Redact(o.SourceDSN) == o.Source {
-		return o.SourceDSN
-	}
-	return o.Source
-}
 
 const runExitStatus = `EXIT STATUS:
    0  every process verified, no discrepancy
@@ -113,7 +56,7 @@ func runFlags() []cli.Flag {
 		&cli.StringFlag{Name: "shard", EnvVars: []string{"UNICO_RECONCILE_SHARD"}, Usage: "take only the processes whose id hashes to shard `I/N`, at --rate/N; auto/N takes I from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job)"},
 		&cli.StringFlag{Name: "metrics-textfile", EnvVars: []string{"UNICO_RECONCILE_METRICS_TEXTFILE"}, Usage: "write Prometheus metrics to this `FILE.prom` for node_exporter's textfile collector (every 30s and at the end)"},
 		&cli.StringFlag{Name: "pushgateway", EnvVars: []string{"UNICO_RECONCILE_PUSHGATEWAY"}, Usage: "push Prometheus metrics to this Pushgateway `URL` at the end (job unico_reconcile)"},
-		&cli.DurationFlag{Name: "progress-interval", Value: defaultProgressEvery, Hidden: true, Usage: "period of the progress log line and of the metrics textfile"},
+		&cli.DurationFlag{Name: "progress-interval", Value: job.DefaultProgressEvery, Hidden: true, Usage: "period of the progress log line and of the metrics textfile"},
 	}, authFlags()...)
 }
 
@@ -124,15 +67,11 @@ func runCommand(code *int) *cli.Command {
 		Description: "Reads --source, re-fetches every process from the API at --rate, compares, and writes\ndiscrepancies.csv, discrepancies.jsonl and summary.json to --out.\n\n" + runExitStatus,
 		Flags:       runFlags(),
 		Action: func(c *cli.Context) error {
-			log, err := newLogger(c)
-			if err != nil {
-				return err
-			}
 			opts, err := runOptionsFrom(c, time.Now())
 			if err != nil {
 				return err
 			}
-			sum, err := runJob(c.Context, opts, c.App.Writer, log)
+			sum, err := job.Run(c.Context, opts)
 			if err != nil {
 				return err
 			}
@@ -142,128 +81,146 @@ func runCommand(code *int) *cli.Command {
 	}
 }
 
-// runOptionsFrom checks the flags and turns them into runOptions.
-func runOptionsFrom(c *cli.Context, now time.Time) (runOptions, error) {
-	o := runOptions{
-		Source:        c.String("source"),
-		Query:         c.String("query"),
-		Rate:          c.Float64("rate"),
-		Workers:       c.Int("workers"),
-		Timeout:       c.Duration("timeout"),
-		MaxRetries:    c.Int("max-retries"),
-		BackoffBase:   c.Duration("retry-base"),
-		Out:           c.String("out"),
-		StaleAfter:    c.Duration("stale-after"),
-		SummaryJSON:   c.Bool("summary-json"),
-		State:         c.String("state"),
-		NoState:       c.Bool("no-state"),
-		Resume:        c.Bool("resume"),
-		Recheck:       c.String("recheck"),
-		MaxDuration:   c.Duration("max-duration"),
-		OutageTimeout: c.Duration("outage-timeout"),
-		Explicit:      map[string]bool{},
+// givenFlags are the flags whose value a continued run (--resume,
+// --recheck) must not contradict: given, each must agree with that run's.
+var givenFlags = []struct {
+	name string
+	f    job.Fields
+}{
+	{"source", job.GivenSource}, {"query", job.GivenQuery}, {"env", job.GivenEnv}, {"base-url", job.GivenBaseURL},
+	{"since", job.GivenSince}, {"until", job.GivenUntil}, {"stale-after", job.GivenStaleAfter},
+	{"out", job.GivenOut}, {"shard", job.GivenShard},
+}
 
-		MetricsTextfile: c.String("metrics-textfile"),
-		Pushgateway:     c.String("pushgateway"),
-		ProgressEvery:   c.Duration("progress-interval"),
+// runOptionsFrom checks the flags and turns them into the run's options.
+func runOptionsFrom(c *cli.Context, now time.Time) (job.Options, error) {
+	log, err := newLogger(c)
+	if err != nil {
+		return job.Options{}, err
 	}
-	for _, name := range []string{"source", "query", "env", "base-url", "since", "until", "stale-after", "out", "shard"} {
-		o.Explicit[name] = c.IsSet(name)
+	o := job.Options{
+		Spec: job.Spec{
+			Source: c.String("source"), Query: c.String("query"), Rate: c.Float64("rate"),
+			Workers: c.Int("workers"), Timeout: c.Duration("timeout"), MaxRetries: c.Int("max-retries"),
+			StaleAfter: c.Duration("stale-after"), MaxDuration: c.Duration("max-duration"),
+		},
+		BackoffBase: c.Duration("retry-base"), Out: c.String("out"), SummaryJSON: c.Bool("summary-json"),
+		State: c.String("state"), NoState: c.Bool("no-state"), Resume: c.Bool("resume"), Recheck: c.String("recheck"),
+		OutageTimeout:   c.Duration("outage-timeout"),
+		MetricsTextfile: c.String("metrics-textfile"), Pushgateway: c.String("pushgateway"),
+		ProgressEvery: c.Duration("progress-interval"),
+		Stdout:        c.App.Writer, Version: appVersion(), Logger: log,
 	}
-	switch {
-	case o.Resume && o.Recheck != "":
-		return o, errors.New("--resume and --recheck: give one")
-	case o.NoState && (o.Resume || o.Recheck != ""):
-		return o, errors.New("--no-state: --resume and --recheck need the run history")
-	case o.NoState && o.State != "":
-		return o, errors.New("--state and --no-state: give one")
-	case o.MaxDuration < 0:
-		return o, fmt.Errorf("--max-duration %s: want a positive duration", o.MaxDuration)
-	case o.OutageTimeout <= 0:
-		return o, fmt.Errorf("--outage-timeout %s: want a positive duration", o.OutageTimeout)
+	for _, g := range givenFlags {
+		if c.IsSet(g.name) {
+			o.Given |= g.f
+		}
 	}
-	if o.Source == "" && o.Recheck == "" {
-		return o, errors.New("--source is required (or UNICO_RECONCILE_SOURCE)")
-	}
-	if o.Rate < 0 {
-		return o, fmt.Errorf("--rate %g: want a positive number of requests per second, or 0 for unlimited", o.Rate)
+	if err := checkRunFlags(o); err != nil {
+		return o, err
 	}
 	if err := productionFrom(c, &o); err != nil {
 		return o, err
 	}
-	if o.Workers < 1 {
-		return o, fmt.Errorf("--workers %d: want at least 1", o.Workers)
-	}
-	if o.Timeout <= 0 {
-		return o, fmt.Errorf("--timeout %s: want a positive duration", o.Timeout)
-	}
-	if o.MaxRetries < 0 {
-		return o, fmt.Errorf("--max-retries %d: want 0 or more", o.MaxRetries)
-	}
-	if o.StaleAfter < 0 {
-		return o, fmt.Errorf("--stale-after %s: want 0 or more", o.StaleAfter)
-	}
-	// --env is checked even when --base-url overrides its API root: it
-	// still picks the token endpoint, and a typo must not pass silently.
-	root, ok := apiRoots[c.String("env")]
-	if !ok {
-		return o, fmt.Errorf("--env %q: want production or sandbox", c.String("env"))
-	}
-	if o.APIRoot = c.String("base-url"); o.APIRoot == "" {
-		o.APIRoot = root
-	}
-	var err error
-	if o.Since, err = parseTime("--since", c.String("since")); err != nil {
+	if err := checkRequests(o); err != nil {
 		return o, err
 	}
-	if o.Until, err = parseTime("--until", c.String("until")); err != nil {
+	if err := windowFrom(c, &o); err != nil {
 		return o, err
-	}
-	if !o.Since.IsZero() && !o.Until.IsZero() && !o.Since.Before(o.Until) {
-		return o, fmt.Errorf("--since %s is not before --until %s", c.String("since"), c.String("until"))
 	}
 	if o.Out == "" {
 		o.Out = filepath.Join("out", now.UTC().Format("20060102T150405Z"))
 	}
-	if err := credentialsFrom(c, &o); err != nil {
-		return o, err
-	}
-	return o, nil
+	return o, credentialsFrom(c, log, &o)
 }
 
-// parseTime reads an RFC 3339 time or a YYYY-MM-DD date (midnight UTC).
+// checkRunFlags refuses the history and time flags that cannot go
+// together or make no sense.
+func checkRunFlags(o job.Options) error {
+	switch {
+	case o.Resume && o.Recheck != "":
+		return errors.New("--resume and --recheck: give one")
+	case o.NoState && (o.Resume || o.Recheck != ""):
+		return errors.New("--no-state: --resume and --recheck need the run history")
+	case o.NoState && o.State != "":
+		return errors.New("--state and --no-state: give one")
+	case o.MaxDuration < 0:
+		return fmt.Errorf("--max-duration %s: want a positive duration", o.MaxDuration)
+	case o.OutageTimeout <= 0:
+		return fmt.Errorf("--outage-timeout %s: want a positive duration", o.OutageTimeout)
+	case o.Source == "" && o.Recheck == "":
+		return errors.New("--source is required (or UNICO_RECONCILE_SOURCE)")
+	case o.Rate < 0:
+		return fmt.Errorf("--rate %g: want a positive number of requests per second, or 0 for unlimited", o.Rate)
+	}
+	return nil
+}
+
+// checkRequests refuses request settings out of range.
+func checkRequests(o job.Options) error {
+	switch {
+	case o.Workers < 1:
+		return fmt.Errorf("--workers %d: want at least 1", o.Workers)
+	case o.Timeout <= 0:
+		return fmt.Errorf("--timeout %s: want a positive duration", o.Timeout)
+	case o.MaxRetries < 0:
+		return fmt.Errorf("--max-retries %d: want 0 or more", o.MaxRetries)
+	case o.StaleAfter < 0:
+		return fmt.Errorf("--stale-after %s: want 0 or more", o.StaleAfter)
+	}
+	return nil
+}
+
+// windowFrom reads the API root (--env, --base-url) and the window
+// (--since, --until).
+func windowFrom(c *cli.Context, o *job.Options) error {
+	// --env is checked even when --base-url overrides its API root: it
+	// still picks the token endpoint, and a typo must not pass silently.
+	env, ok := fetch.Environments[c.String("env")]
+	if !ok {
+		return fmt.Errorf("--env %q: want production or sandbox", c.String("env"))
+	}
+	if o.APIRoot = c.String("base-url"); o.APIRoot == "" {
+		o.APIRoot = env.APIRoot
+	}
+	var err error
+	if o.Since, err = parseTime("--since", c.String("since")); err != nil {
+		return err
+	}
+	if o.Until, err = parseTime("--until", c.String("until")); err != nil {
+		return err
+	}
+	if !o.Since.IsZero() && !o.Until.IsZero() && !o.Since.Before(o.Until) {
+		return fmt.Errorf("--since %s is not before --until %s", c.String("since"), c.String("until"))
+	}
+	return nil
+}
+
+// parseTime reads an RFC 3339 time or a YYYY-MM-DD date (midnight UTC);
+// "" is no time.
 func parseTime(flag, s string) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
 	}
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t, nil
+	t, err := job.ParseTime(s)
+	if err != nil {
+		return t, fmt.Errorf("%s %q: %w", flag, s, err)
 	}
-	if t, err := time.Parse(time.DateOnly, s); err == nil {
-		return t, nil
-	}
-	return time.Time{}, fmt.Errorf("%s %q: want RFC 3339 (2026-01-02T15:04:05Z) or YYYY-MM-DD", flag, s)
+	return t, nil
 }
 
-// defaultProgressEvery is how often a run logs its progress (when stderr is
-// not a terminal) and rewrites its metrics textfile.
-const defaultProgressEvery = 30 * time.Second
-
 // productionFrom reads the flags of a run in production: the PostgreSQL
-// DSN (kept out of Source), the shard and its share of the rate, metrics
-// and progress.
-func productionFrom(c *cli.Context, o *runOptions) error {
+// DSN (kept out of Source), the shard, metrics and progress.
+func productionFrom(c *cli.Context, o *job.Options) error {
 	if store.IsPostgres(o.Source) {
-		o.SourceDSN, o.Source = o.Source, store.Redact(o.Source)
+		o.DSN, o.Source = o.Source, store.Redact(o.Source)
 	}
-	o.TenantRate = o.Rate
 	if s := c.String("shard"); s != "" {
 		sh, err := parseShard(s, os.Getenv("JOB_COMPLETION_INDEX"))
 		if err != nil {
 			return err
 		}
 		o.Shard = sh
-		o.Rate = sh.ShareOf(o.TenantRate)
 	}
 	if p := o.MetricsTextfile; p != "" && filepath.Ext(p) != ".prom" {
 		return fmt.Errorf("--metrics-textfile %s: node_exporter's textfile collector reads only *.prom files", p)
@@ -273,9 +230,6 @@ func productionFrom(c *cli.Context, o *runOptions) error {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return fmt.Errorf("--pushgateway: want an http:// or https:// URL")
 		}
-	}
-	if o.ProgressEvery <= 0 {
-		o.ProgressEvery = defaultProgressEvery
 	}
 	if isTerminal(c.App.ErrWriter) {
 		o.Progress = c.App.ErrWriter

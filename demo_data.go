@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"embed"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
+	"github.com/unico-reconcile/unico-reconcile/internal/atomicfile"
 	"github.com/unico-reconcile/unico-reconcile/simulator"
 )
 
@@ -52,35 +54,17 @@ func loadDemo(dir, out string) (demoInput, error) {
 	if err != nil {
 		return demoInput{}, fmt.Errorf("embedded demo data: %w", err)
 	}
+	// Written whole through a temporary file, so that a second demo
+	// running at the same time never reads half a file.
 	path := filepath.Join(filepath.Dir(out), "demo-data", "saved.csv")
-	if err := writeFileAtomic(path, saved); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return demoInput{}, fmt.Errorf("demo data: %w", err)
+	}
+	if err := atomicfile.Write(path, 0o644, func(w io.Writer) error {
+		_, err := w.Write(saved)
+		return err
+	}); err != nil {
 		return demoInput{}, fmt.Errorf("demo data: %w", err)
 	}
 	return demoInput{data: data, saved: path}, nil
-}
-
-// writeFileAtomic writes b to path through a temporary file in the same
-// folder, so that a second demo running at the same time never reads half
-// a file.
-func writeFileAtomic(path string, b []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, ".saved-*.csv")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name()) // after a successful rename, nothing to remove
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(f.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/unico-reconcile/unico-reconcile/job"
 	"github.com/unico-reconcile/unico-reconcile/simulator"
 )
 
@@ -77,13 +78,17 @@ func TestRun_ReportAndManifest(t *testing.T) {
 		if want := `"source_sha256": "` + sha256Hex(MustRead(t, s.Source)) + `"`; !bytes.Contains(m.Params, []byte(want)) {
 			t.Errorf("run %d: manifest parameters lack %s:\n%s", i, want, m.Params)
 		}
-		if got := derefOr(m.Previous); got != prev {
+		var got string
+		if m.Previous != nil {
+			got = *m.Previous
+		}
+		if got != prev {
 			t.Errorf("run %d: previous_manifest_sha256 %q, want %q (the previous run's manifest)", i, got, prev)
 		}
 		prev = sha256Hex(MustRead(t, filepath.Join(dir, "manifest.json")))
 
 		page := string(MustRead(t, filepath.Join(dir, "report.html")))
-		login, host := runner()
+		login, host := job.Runner()
 		for _, want := range []string{s.RunID, login + " on " + host, "custom", s.Source,
 			sha256Hex(MustRead(t, s.Source)), `data-kind="total"`} {
 			if !strings.Contains(page, want) {

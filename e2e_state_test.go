@@ -17,6 +17,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/unico-reconcile/unico-reconcile/job"
 	"github.com/unico-reconcile/unico-reconcile/simulator"
 )
 
@@ -189,13 +190,13 @@ func MustReadDirNames(tb testing.TB, dir string) []string {
 }
 
 // MustRuns lists the run history through `runs` (JSON when not on a terminal).
-func MustRuns(tb testing.TB, statePath string) []runView {
+func MustRuns(tb testing.TB, statePath string) []job.RunView {
 	tb.Helper()
 	r := MustRun(tb, nil, "runs", "--state", statePath)
 	if r.code != 0 {
 		tb.Fatalf("runs: exit %d\n%s", r.code, r.stderr)
 	}
-	var runs []runView
+	var runs []job.RunView
 	if err := json.Unmarshal([]byte(r.stdout), &runs); err != nil {
 		tb.Fatalf("runs output is not JSON: %v\n%s", err, r.stdout)
 	}

@@ -2,7 +2,11 @@ package main
 
 import (
 	"encoding/json"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -16,6 +20,9 @@ import (
 func TestImportGraph(t *testing.T) {
 	const mod = "github.com/unico-reconcile/unico-reconcile/"
 	allowed := map[string][]string{
+		// One run and the history's operations: which run to resume or re-check, the run's wiring,
+		// sealing, report rewriting, period, verify, merge, check; never the command line (urfave/cli).
+		"job": {mod + "reconcile", mod + "store", mod + "fetch", mod + "state", mod + "reports", mod + "metrics", mod + "dedup", "github.com/schollz/progressbar/v3"},
 		// The domain (Local, Remote, Kind, Compare, the pipeline, Shard); never an adapter, a driver or a client.
 		"reconcile": {"golang.org/x/sync/errgroup"},
 		// Sources of saved outcomes: CSV, SQLite, PostgreSQL; never fetch, reports, metrics or state.
@@ -89,5 +96,52 @@ func TestImportGraph(t *testing.T) {
 			}
 			t.Errorf("%s imports %s: not allowed by the layout", name, imp)
 		}
+	}
+}
+
+// TestMainIsWiring keeps package main to the command line (style.md,
+// section 3): flags, options, logging and exit codes, in few lines and
+// short functions; the run and the history's operations are package job's,
+// so main never reaches past it into the history, the ids seen or the
+// metrics.
+func TestMainIsWiring(t *testing.T) {
+	const (
+		maxLines = 1250 // about 1,000 lines of code, the rest comments
+		maxFunc  = 60
+	)
+	fset := token.NewFileSet()
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := 0
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, parser.SkipObjectResolution)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines += fset.File(f.Pos()).LineCount()
+		for _, imp := range f.Imports {
+			for _, deep := range []string{"/state\"", "/dedup\"", "/metrics\""} {
+				if strings.HasSuffix(imp.Path.Value, deep) {
+					t.Errorf("%s imports %s: the run's internals are package job's", name, imp.Path.Value)
+				}
+			}
+		}
+		for _, d := range f.Decls {
+			fn, ok := d.(*ast.FuncDecl)
+			if !ok {
+				continue
+			}
+			if n := fset.Position(fn.End()).Line - fset.Position(fn.Pos()).Line + 1; n > maxFunc {
+				t.Errorf("%s: func %s is %d lines, more than %d", name, fn.Name.Name, n, maxFunc)
+			}
+		}
+	}
+	if lines > maxLines {
+		t.Errorf("package main holds %d lines, more than %d: move logic into package job", lines, maxLines)
 	}
 }

@@ -67,3 +67,17 @@ func TestScrubber(t *testing.T) {
 		})
 	}
 }
+
+func TestEnvironmentOf(t *testing.T) {
+	for root, want := range map[string]string{
+		"https://api.id.unico.app":     "production",
+		"https://api.id.unico.app/":    "production",
+		"https://api.id.uat.unico.app": "sandbox",
+		"http://127.0.0.1:8080":        "custom",
+		"https://api.id.unico.app/v2":  "custom",
+	} {
+		if got := EnvironmentOf(root); got != want {
+			t.Errorf("EnvironmentOf(%q) = %q, want %q", root, got, want)
+		}
+	}
+}

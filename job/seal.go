@@ -1,4 +1,4 @@
-package main
+package job
 
 import (
 	"context"
@@ -7,15 +7,15 @@ import (
 	"os"
 	"os/user"
 	"strconv"
-	"strings"
 
+	"github.com/unico-reconcile/unico-reconcile/fetch"
 	"github.com/unico-reconcile/unico-reconcile/reports"
 	"github.com/unico-reconcile/unico-reconcile/state"
 )
 
-// runner is who runs this process: the operating-system user's name (its
+// Runner is who runs this process: the operating-system user's name (its
 // uid when the system has no name for it) and the host's name.
-func runner() (login, host string) {
+func Runner() (login, host string) {
 	if u, err := user.Current(); err == nil && u.Username != "" {
 		login = u.Username
 	} else {
@@ -25,25 +25,13 @@ func runner() (login, host string) {
 	return login, host
 }
 
-// environmentOf names the API root: production, sandbox (the roots --env
-// picks), or custom.
-func environmentOf(apiRoot string) string {
-	root := strings.TrimRight(apiRoot, "/")
-	for name, r := range apiRoots {
-		if root == r {
-			return name
-		}
-	}
-	return "custom"
-}
-
 // pageMeta is what report.html says about a run beyond its summary, from
-// the run's parameters as the history keeps them: a run and `report --run`
-// build it alike, so that both write the same page.
-func pageMeta(p runParams, sourceSHA256, login, host string) reports.Meta {
+// the run's spec as the history keeps it: a run and Rewrite build it
+// alike, so that both write the same page.
+func pageMeta(s Spec, sourceSHA256, login, host string) reports.Meta {
 	return reports.Meta{
 		User: login, Host: host, SourceSHA256: sourceSHA256,
-		Environment: environmentOf(p.APIRoot), Since: p.Since, Until: p.Until,
+		Environment: fetch.EnvironmentOf(s.APIRoot), Since: formatTime(s.Since), Until: formatTime(s.Until),
 	}
 }
 
@@ -54,7 +42,7 @@ func (j *job) seal(ctx context.Context, dir string) error {
 	params := j.run.Params
 	if params == nil {
 		var err error
-		if params, err = json.Marshal(paramsOf(j.o)); err != nil {
+		if params, err = json.Marshal(j.o.Spec); err != nil {
 			return err
 		}
 	}

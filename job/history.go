@@ -1,9 +1,8 @@
-package main
+package job
 
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -41,9 +40,9 @@ func openState(ctx context.Context, path string, started time.Time, log *slog.Lo
 
 // pick decides which run this is: a new one, the unfinished one to resume,
 // or a re-check of an earlier one.
-func (j *job) pick(ctx context.Context, started time.Time) error {
+func (j *job) pick(ctx context.Context) error {
 	o := &j.o
-	j.run = state.Run{ID: newRunID(started), StartedAt: started, State: state.RunRunning, ExitCode: -1}
+	j.run = state.Run{ID: NewRunID(j.started), StartedAt: j.started, State: state.RunRunning, ExitCode: -1}
 	switch {
 	case j.db == nil:
 		return nil
@@ -86,7 +85,19 @@ func endedByOutage(r state.Run) bool {
 	return err == nil && s.Outage != nil
 }
 
-// resumable finds the run --resume continues: the newest run of the same
+// specOf reads the spec run r recorded.
+func specOf(r state.Run) (Spec, error) {
+	var s Spec
+	if r.Params == nil {
+		return s, nil
+	}
+	if err := json.Unmarshal(r.Params, &s); err != nil {
+		return s, fmt.Errorf("run %s: parameters: %w", r.ID, err)
+	}
+	return s, nil
+}
+
+// resumable finds the run Resume continues: the newest run of the same
 // job (source, query, window and API root), when it did not finish. A job
 // whose newest run finished starts afresh: an older run it superseded is
 // not taken up again.
@@ -101,14 +112,12 @@ func (j *job) resumable(ctx context.Context) (state.Run, bool, error) {
 		return state.Run{}, false, err
 	}
 	for _, r := range runs {
-		var p runParams
-		if err := json.Unmarshal(r.Params, &p); err != nil {
-			return state.Run{}, false, fmt.Errorf("run %s: parameters: %w", r.ID, err)
+		p, err := specOf(r)
+		if err != nil {
+			return state.Run{}, false, err
 		}
-		since, _ := parseTime("since", p.Since)
-		until, _ := parseTime("until", p.Until)
-		if p.APIRoot != o.APIRoot || !since.Equal(o.Since) || !until.Equal(o.Until) ||
-			(o.Explicit["shard"] && p.Shard != o.Shard.String()) {
+		if p.APIRoot != o.APIRoot || !p.Since.Equal(o.Since) || !p.Until.Equal(o.Until) ||
+			(o.Given.Has(GivenShard) && p.Shard.String() != o.Shard.String()) {
 			continue // another job on the same source (without --shard, any shard's)
 		}
 		if r.State == state.RunFinished {
@@ -120,67 +129,26 @@ func (j *job) resumable(ctx context.Context) (state.Run, bool, error) {
 	return state.Run{}, false, nil
 }
 
-// adopt takes the source, window and API root of an earlier run r: a flag
-// given now that says otherwise is an error, not a silent change.
+// adopt takes the spec of an earlier run r (adopt in spec.go), and its
+// report folder when the run continues it and no --out was given.
 func (j *job) adopt(r state.Run) error {
-	var p runParams
-	if err := json.Unmarshal(r.Params, &p); err != nil {
-		return fmt.Errorf("run %s: parameters: %w", r.ID, err)
-	}
-	o := &j.o
-	since, err := parseTime("since", p.Since)
+	prev, err := specOf(r)
 	if err != nil {
-		return fmt.Errorf("run %s: %w", r.ID, err)
-	}
-	until, err := parseTime("until", p.Until)
-	if err != nil {
-		return fmt.Errorf("run %s: %w", r.ID, err)
-	}
-	stale, err := time.ParseDuration(p.StaleAfter)
-	if err != nil {
-		return fmt.Errorf("run %s: stale_after: %w", r.ID, err)
-	}
-	conflict := func(flag string, differs bool, was string) error {
-		if o.Explicit[flag] && differs {
-			return fmt.Errorf("--%s differs from run %s's (%s): leave it out to continue that run, or start a new one", flag, r.ID, was)
-		}
-		return nil
-	}
-	if err := errors.Join(
-		conflict("source", o.Source != "" && !sameSource(o.Source, r.Source), p.Source),
-		conflict("query", o.Query != p.Query, p.Query),
-		conflict("since", !o.Since.Equal(since), p.Since),
-		conflict("until", !o.Until.Equal(until), p.Until),
-		conflict("stale-after", o.StaleAfter != stale, p.StaleAfter),
-		conflict("base-url", o.APIRoot != p.APIRoot, p.APIRoot),
-		conflict("env", o.APIRoot != p.APIRoot, p.APIRoot),
-		conflict("shard", o.Shard.String() != p.Shard, p.Shard),
-	); err != nil {
 		return err
 	}
-	if o.Source == "" || !o.Explicit["source"] {
-		o.Source = r.Source // absolute: the run may have started elsewhere
+	if j.o.Spec, err = adopt(j.o.Spec, j.o.Given, r.ID, r.Source, prev); err != nil {
+		return err
 	}
-	o.Query, o.Since, o.Until, o.StaleAfter, o.APIRoot = p.Query, since, until, stale, p.APIRoot
-	if !o.Explicit["shard"] {
-		// The run's shard, with its share of the tenant's rate, as --shard
-		// would have given it.
-		o.Shard, _ = reconcile.ParseShard(p.Shard) // "" (unsharded) reads as the zero Shard
-		if o.Shard.Sharded() && o.TenantRate > 0 {
-			o.Rate = o.Shard.ShareOf(o.TenantRate)
-		}
-	}
-	if !o.Explicit["out"] && o.Recheck == "" {
-		o.Out = r.Out
+	if !j.o.Given.Has(GivenOut) && j.o.Recheck == "" {
+		j.o.Out = r.Out
 	}
 	return nil
 }
 
 // record writes the run into the history before anything is fetched.
 func (j *job) record(ctx context.Context, sv store.Survey) error {
-	p := paramsOf(j.o)
-	p.SourceSHA256 = sv.SHA256
-	params, err := json.Marshal(p)
+	j.o.SourceSHA256 = sv.SHA256
+	params, err := json.Marshal(j.o.Spec)
 	if err != nil {
 		return err
 	}
@@ -197,12 +165,10 @@ func (j *job) record(ctx context.Context, sv store.Survey) error {
 			"run_id", j.run.ID, "was_sha256", j.run.Fingerprint, "now_sha256", sv.SHA256)
 	}
 	j.run.Source, j.run.Query, j.run.Fingerprint, j.run.APIRoot = key, j.o.Query, sv.SHA256, j.o.APIRoot
-	out, err := filepath.Abs(j.o.Out)
-	if err != nil {
+	if j.run.Out, err = filepath.Abs(j.o.Out); err != nil {
 		return err
 	}
-	j.run.Params, j.run.Out = params, out
-	login, host := runner()
+	login, host := Runner()
 	if j.resumed {
 		if err := j.db.UpdateRun(ctx, j.run); err != nil {
 			return err
@@ -215,18 +181,19 @@ func (j *job) record(ctx context.Context, sv store.Survey) error {
 	if err := j.db.SetRunner(ctx, j.run.ID, login, host); err != nil {
 		return err
 	}
-	if j.run.RecheckOf != "" {
-		n, err := j.db.CopyAnswers(ctx, j.run.RecheckOf, j.run.ID)
-		if err != nil {
-			return err
-		}
-		j.log.Info("recheck: verified answers carried over", "run_id", j.run.ID, "recheck_of", j.run.RecheckOf, "answers", n)
+	if j.run.RecheckOf == "" {
+		return nil
 	}
+	n, err := j.db.CopyAnswers(ctx, j.run.RecheckOf, j.run.ID)
+	if err != nil {
+		return err
+	}
+	j.log.Info("recheck: verified answers carried over", "run_id", j.run.ID, "recheck_of", j.run.RecheckOf, "answers", n)
 	return nil
 }
 
 // plan logs how much is left to fetch and how long that should take at the
-// rate, and warns when that exceeds --max-duration.
+// rate, and warns when that exceeds MaxDuration.
 func (j *job) plan(ctx context.Context, rows int) {
 	answered := 0
 	if j.db != nil {
@@ -236,13 +203,13 @@ func (j *job) plan(ctx context.Context, rows int) {
 		}
 		answered = n
 	}
-	toFetch := max(rows-answered, 0)
-	attrs := []any{"run_id", j.run.ID, "rows", rows, "recorded", answered, "to_fetch", toFetch, "rate", j.o.Rate}
-	if j.o.Rate <= 0 {
+	toFetch, rate := max(rows-answered, 0), j.o.ShardRate()
+	attrs := []any{"run_id", j.run.ID, "rows", rows, "recorded", answered, "to_fetch", toFetch, "rate", rate}
+	if rate <= 0 {
 		j.log.Info("plan", attrs...)
 		return
 	}
-	expected := time.Duration(float64(toFetch) / j.o.Rate * float64(time.Second)).Round(time.Second)
+	expected := time.Duration(float64(toFetch) / rate * float64(time.Second)).Round(time.Second)
 	attrs = append(attrs, "expected", expected.String())
 	if j.o.MaxDuration > 0 {
 		attrs = append(attrs, "max_duration", j.o.MaxDuration.String())

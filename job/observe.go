@@ -1,10 +1,9 @@
-package main
+package job
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -31,9 +30,8 @@ var kindOrder = append([]reconcile.Kind{reconcile.Match, reconcile.Pending}, rec
 // --pushgateway), draws the progress bar when stderr is a terminal, and
 // logs a "progress" line every ProgressEvery otherwise.
 type observer struct {
-	o       runOptions
+	o       Options
 	log     *slog.Logger
-	hc      *http.Client // the run's: --ca-file and the proxy settings apply to the push too
 	runID   string
 	rows    int
 	start   time.Time
@@ -52,18 +50,15 @@ var _ reconcile.Observer = (*observer)(nil)
 // observe starts watching the run: it writes the metrics textfile once
 // (an unwritable one stops the run now, not at its end) and starts the
 // periodic work. The caller must call finish.
-func (j *job) observe(started time.Time, rows int, client *fetch.Client, hc *http.Client) (*observer, error) {
+func (j *job) observe(rows int, client *fetch.Client) (*observer, error) {
 	o := j.o
-	if o.ProgressEvery <= 0 {
-		o.ProgressEvery = defaultProgressEvery
-	}
-	ob := &observer{o: o, log: j.log, hc: hc, runID: j.run.ID, rows: rows, start: started,
+	ob := &observer{o: o, log: j.log, runID: j.run.ID, rows: rows, start: j.started,
 		kinds: make(map[reconcile.Kind]*atomic.Int64, len(kindOrder)), stop: make(chan struct{})}
 	for _, k := range kindOrder {
 		ob.kinds[k] = new(atomic.Int64)
 	}
 	if o.MetricsTextfile != "" || o.Pushgateway != "" {
-		ob.metrics = metrics.New(metrics.Config{Start: started, Rows: rows, Shard: o.Shard,
+		ob.metrics = metrics.New(metrics.Config{Start: j.started, Rows: rows, Shard: o.Shard,
 			Responses: client.Responses, Rate: client.Rate, Breaker: client.Probes, Slowdown: client.Slowdown})
 	}
 	if o.MetricsTextfile != "" {
@@ -205,7 +200,7 @@ func (ob *observer) finish(sum reconcile.Summary, err error) {
 	if ob.o.Pushgateway != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), pushTimeout)
 		defer cancel()
-		if err := ob.metrics.Push(ctx, ob.o.Pushgateway, "unico_reconcile", ob.hc); err != nil {
+		if err := ob.metrics.Push(ctx, ob.o.Pushgateway, "unico_reconcile", ob.o.HTTPClient); err != nil {
 			ob.log.Error("pushgateway", "error", err.Error())
 		}
 	}

@@ -1,4 +1,4 @@
-package main
+package job
 
 import (
 	"bytes"
@@ -26,7 +26,7 @@ var historyFixture = []state.Run{
 
 func TestWriteRunsTable(t *testing.T) {
 	var b bytes.Buffer
-	if err := writeRunsTable(&b, historyFixture); err != nil {
+	if err := WriteRunsTable(&b, historyFixture); err != nil {
 		t.Fatal(err)
 	}
 	want := `RUN                      STARTED (UTC)        DURATION  STATE     EXIT  SOURCE           COUNTS
@@ -40,7 +40,7 @@ func TestWriteRunsTable(t *testing.T) {
 
 func TestWriteRunsJSON(t *testing.T) {
 	var b bytes.Buffer
-	if err := writeRunsJSON(&b, historyFixture); err != nil {
+	if err := WriteRunsJSON(&b, historyFixture); err != nil {
 		t.Fatal(err)
 	}
 	var got []map[string]any
