@@ -12,8 +12,10 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/jmoiron/sqlx"
+	"github.com/mattn/go-sqlite3"
 
 	"github.com/unico-reconcile/unico-reconcile/reconcile"
 )
@@ -58,8 +60,11 @@ type TargetConfig struct {
 // Repair is one row to write: the outcome the run saw in the local row (its
 // guard) and the remote outcome to put there.
 type Repair struct {
-	Row       int    // the row in the run's source, for messages
-	ProcessID string // canonical (lower-case) UUID, as reconcile.Local holds it
+	Row int // the row in the run's source, for messages
+	// ProcessID is the canonical (lower-case) UUID, as reconcile.Local
+	// holds it. The row is found by it in lower or in upper case; a table
+	// that holds ids in mixed case has no row for it (NotFound).
+	ProcessID string
 	// Before is what the local row held when the run read it, as the
 	// source parsed it (reconcile.Local's Outcome).
 	Before reconcile.Outcome
@@ -266,17 +271,33 @@ func ident(name string, parts bool) string {
 func (t *Target) check(ctx context.Context, names [7]string) error {
 	ctx, cancel := context.WithTimeout(ctx, PostgresConnectTimeout)
 	defer cancel()
-	tx, err := t.db.BeginTxx(ctx, &sql.TxOptions{ReadOnly: t.pg})
-	if err != nil {
-		if t.pg {
+	query := t.db.QueryContext
+	if t.pg {
+		// READ ONLY, as for a source; SQLite reads with no transaction,
+		// which on a write connection would take the write lock.
+		tx, err := t.db.BeginTxx(ctx, &sql.TxOptions{ReadOnly: true})
+		if err != nil {
 			return fmt.Errorf("%s: %w: %w", t.name, ErrConnect, t.dbError(err))
 		}
-		return fmt.Errorf("%s: %w", t.name, t.dbError(err))
+		defer tx.Rollback()
+		query = tx.QueryContext
 	}
-	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, "SELECT * FROM "+ident(t.table, true)+" LIMIT 0")
-	if err != nil {
+	rows, err := query(ctx, "SELECT * FROM "+ident(t.table, true)+" LIMIT 0")
+	var se sqlite3.Error
+	var pe *pgconn.PgError
+	switch {
+	case err == nil:
+	case errors.As(err, &se) && (se.Code == sqlite3.ErrNotADB || se.Code == sqlite3.ErrCorrupt):
+		return fmt.Errorf("%s: %w: %v", t.name, ErrNotDatabase, err)
+	case errors.As(err, &se) && se.Code == sqlite3.ErrError,
+		errors.As(err, &pe) && !strings.HasPrefix(pe.Code, "08") && !strings.HasPrefix(pe.Code, "57"):
+		// SQL the database rejects: no such table or schema, or no
+		// right to read it.
 		return fmt.Errorf("%s: %w %s: %w", t.name, ErrNoTable, quote(t.table), t.dbError(err))
+	case t.pg:
+		return fmt.Errorf("%s: %w: %w", t.name, ErrConnect, t.dbError(err))
+	default:
+		return fmt.Errorf("%s: table %s: %w", t.name, quote(t.table), t.dbError(err))
 	}
 	have, err := rows.Columns()
 	rows.Close()

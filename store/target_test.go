@@ -514,12 +514,14 @@ func TestOpenTarget_SQLiteError(t *testing.T) {
 		{"Other", filepath.Join(dir, "saved.json"), store.ErrUnsupportedSource},
 		{"NotExist", filepath.Join(dir, "absent.db"), os.ErrNotExist},
 		{"Empty", filepath.Join(dir, "saved.csv.sqlite"), store.ErrEmpty},
+		{"Damaged", filepath.Join(dir, "damaged.db"), store.ErrNotDatabase},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			if tt.name == "Empty" {
-				if err := os.WriteFile(tt.target, nil, 0o644); err != nil {
-					t.Fatal(err)
-				}
+			switch tt.name {
+			case "Empty":
+				writeFile("")(t, tt.target)
+			case "Damaged":
+				writeFile("SQLite format 3\x00"+strings.Repeat("\xff", 4096))(t, tt.target)
 			}
 			before := mustSnapshot(t, csvPath)
 			for _, write := range []bool{false, true} {
@@ -736,5 +738,55 @@ func TestVerdict_String(t *testing.T) {
 		if got := v.String(); got != want {
 			t.Errorf("Verdict(%d).String()=%q, want %q", int(v), got, want)
 		}
+	}
+}
+
+// BenchmarkTarget_Apply writes batches of 1,000 repairs into a table of
+// 10,000 rows indexed by process_id, as the repair command batches them;
+// each iteration writes every row of its batch (the outcomes alternate).
+func BenchmarkTarget_Apply(b *testing.B) {
+	const rows, batch = 10_000, 1000
+	for _, k := range targetKinds {
+		b.Run(k.name, func(b *testing.B) {
+			target, db := k.newDB(b)
+			if _, err := db.Exec(k.processes); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := db.Exec("CREATE UNIQUE INDEX processes_id ON processes (process_id)"); err != nil {
+				b.Fatal(err)
+			}
+			tx, err := db.Begin()
+			if err != nil {
+				b.Fatal(err)
+			}
+			for i := range rows {
+				if _, err := tx.Exec("INSERT INTO processes (process_id, status) VALUES ("+k.mark(1)+", 1)", id(i)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := tx.Commit(); err != nil {
+				b.Fatal(err)
+			}
+			w := mustOpenTarget(b, store.TargetConfig{Target: target}, true)
+			rs := make([]store.Repair, batch)
+			b.ResetTimer()
+			for n := 0; n < b.N; n++ {
+				from, to := processing, remote
+				if n%2 == 1 {
+					from, to = remote, processing
+				}
+				for i := range rs {
+					rs[i] = store.Repair{Row: i + 2, ProcessID: id(i * (rows / batch)), Before: from, After: to}
+				}
+				got, err := w.Apply(context.Background(), rs)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if got[batch-1].Verdict != store.Changed {
+					b.Fatalf("verdict %v, want changed", got[batch-1].Verdict)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*batch), "µs/row")
+		})
 	}
 }
