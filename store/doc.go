@@ -17,7 +17,12 @@
 // query, no process_id column) is an error, from the Open function or from
 // Each; the sentinel errors below classify it for errors.Is.
 //
-// CSV, SQLite, Postgres and Source are safe for concurrent use: Each may run in several
+// A Target is the one thing in the package that writes: it puts the remote
+// outcomes of a run's repairs back into a SQLite or PostgreSQL table, each
+// UPDATE guarded by the values the run saw (Check is its dry run, which
+// writes nothing). OutcomeText gives the same values as a CSV source's text.
+//
+// CSV, SQLite, Postgres, Target and Source are safe for concurrent use: Each may run in several
 // goroutines at once, each call reading the source from its start. Close must
 // not be called while an Each is running.
 package store
