@@ -27,7 +27,11 @@
 // period and the processes they listed, open or resolved by a later run,
 // and the processes no run answered, into its own page (WritePeriodHTML),
 // CSV (PeriodCSVWriter; UncheckedCSVWriter for unchecked.csv) and
-// period.json (WritePeriodJSON).
+// period.json (WritePeriodJSON). A repair's folder holds repairs.csv
+// (RepairsCSVWriter: the input's own columns with the remote outcome, an
+// import file whose values are exact, not neutralised), conflicts.csv
+// (ConflictsCSVWriter), repair.json (WriteRepairJSON) and a manifest of
+// KindRepair chained like a run's.
 //
 // Report code never reads the clock: every time comes from the data, and
 // the same data gives the same bytes.

@@ -19,21 +19,25 @@ import (
 const ManifestName = "manifest.json"
 
 // The manifest's kinds: a run's report folder, merged shards' (a run's
-// files, outside any run history's chain), or a period report's.
+// files, outside any run history's chain), a period report's, or a
+// repair's (in the chain of the history of the run it repaired).
 const (
 	KindRun    = "run"
 	KindMerge  = "merge"
 	KindPeriod = "period"
+	KindRepair = "repair"
 )
 
 // manifestFormat is the version of manifest.json's layout.
 const manifestFormat = 1
 
 // RunFiles are the files a run's manifest must list; PeriodFiles those of a
-// period report (unchecked.csv only with a source).
+// period report (unchecked.csv only with a source); RepairFiles those of a
+// repair's folder (conflicts.csv too when there were conflicts).
 var (
 	RunFiles    = []string{CSVName, JSONLName, HTMLName, SummaryName}
 	PeriodFiles = []string{CSVName, HTMLName, PeriodName}
+	RepairFiles = []string{RepairsName, RepairName}
 )
 
 // Manifest is manifest.json: the SHA-256 and size of every other file in
@@ -42,13 +46,14 @@ var (
 // so that a history's manifests form a hash chain.
 type Manifest struct {
 	Format     int             `json:"format"`
-	Kind       string          `json:"kind"` // KindRun, KindMerge or KindPeriod
-	RunID      string          `json:"run_id,omitempty"`
+	Kind       string          `json:"kind"`             // KindRun, KindMerge, KindPeriod or KindRepair
+	RunID      string          `json:"run_id,omitempty"` // for a repair, the run repaired
+	RepairID   string          `json:"repair_id,omitempty"`
 	Parameters json.RawMessage `json:"parameters"` // a JSON object; never a secret
 	Files      []File          `json:"files"`      // sorted by name
-	// Previous is the previous run's manifest's SHA-256 (hex); nil for the
-	// first run of a history, a run without one, merged reports and a
-	// period report.
+	// Previous is the SHA-256 (hex) of the manifest before this one in the
+	// run history's chain (a run's or a repair's); nil for the first of a
+	// history, a run without one, merged reports and a period report.
 	Previous *string `json:"previous_manifest_sha256"`
 }
 
@@ -198,10 +203,19 @@ func Verify(dir string) (Manifest, []byte, error) {
 			probs = append(probs, Problem{f.Name, fmt.Sprintf("changed: sha256 %s, the manifest says %s", got.SHA256, f.SHA256)})
 		}
 	}
-	required := RunFiles // a merged folder holds a run's files
-	if m.Kind == KindPeriod {
+	var required []string
+	switch m.Kind {
+	case KindRun, KindMerge: // a merged folder holds a run's files
+		required = RunFiles
+	case KindPeriod:
 		required = PeriodFiles
-	} else if m.Kind != KindRun && m.Kind != KindMerge {
+	case KindRepair:
+		required = RepairFiles
+		if m.RepairID == "" || m.RunID == "" {
+			probs = append(probs, Problem{ManifestName, "a repair's manifest must name its repair_id and run_id"})
+		}
+	default:
+		required = RunFiles
 		probs = append(probs, Problem{ManifestName, fmt.Sprintf("unknown kind %q", m.Kind)})
 	}
 	for _, name := range required {

@@ -58,6 +58,10 @@ type Period struct {
 	OpenKinds    map[reconcile.Kind]int
 	ResolvedN    int
 	UncheckedN   int // counted only when Source is set
+	// LostFound counts the processes the period's runs listed as
+	// lost_response (each once); LostRepaired those of them that an
+	// applied repair of a run of the period changed or found done.
+	LostFound, LostRepaired int
 
 	Open, Resolved []PeriodEntry
 	Unchecked      []Unchecked
@@ -185,6 +189,13 @@ type periodView struct {
 	Open         counts          `json:"open"`
 	Resolved     int             `json:"resolved"`
 	NeverChecked *int            `json:"never_checked"` // null without a source
+	Lost         lostView        `json:"lost_responses"`
+}
+
+// lostView is period.json's "lost_responses".
+type lostView struct {
+	Found    int `json:"found"`
+	Repaired int `json:"repaired"`
 }
 
 type periodRunView struct {
@@ -200,8 +211,9 @@ type periodRunView struct {
 
 // WritePeriodJSON writes period.json: the period, its runs (with their
 // manifests' SHA-256, which ties the report to the chain), the processes
-// checked by kind, the open ones by kind, how many were resolved, and with a
-// source how many were never checked.
+// checked by kind, the open ones by kind, how many were resolved, with a
+// source how many were never checked, and the lost responses found and
+// repaired ("lost_responses": {"found", "repaired"}).
 func WritePeriodJSON(w io.Writer, p *Period) error {
 	v := periodView{
 		From: p.From.UTC(), To: p.To.UTC(), Source: p.Source, SourceSHA256: p.SourceSHA256,
@@ -209,6 +221,7 @@ func WritePeriodJSON(w io.Writer, p *Period) error {
 		Checked:  counts{total: p.CheckedN(), byKind: p.Checked},
 		Open:     counts{total: p.OpenN(), byKind: p.OpenKinds},
 		Resolved: p.ResolvedN,
+		Lost:     lostView{Found: p.LostFound, Repaired: p.LostRepaired},
 	}
 	if p.Source != "" {
 		n := p.UncheckedN

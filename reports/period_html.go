@@ -59,6 +59,8 @@ func newPeriodView(p *Period) periodPageView {
 		{Name: "Processes checked", Value: formatInt(p.CheckedN())},
 		{Name: "Discrepancies open at the end", Value: formatInt(p.OpenN())},
 		{Name: "Resolved by a later run", Value: formatInt(p.ResolvedN)},
+		{Name: "Lost responses found", Value: formatInt(p.LostFound)},
+		{Name: "Lost responses repaired (applied repairs)", Value: formatInt(p.LostRepaired)},
 	}
 	if p.Source != "" {
 		v.Facts = append(v.Facts,

@@ -12,7 +12,8 @@ import (
 )
 
 // periodFixture is a period of two runs: two discrepancies still open, one
-// resolved by the second run, and two processes never checked.
+// resolved by the second run, two processes never checked, and two lost
+// responses found, one of them repaired.
 func periodFixture() *reports.Period {
 	ds := allKinds()
 	p := &reports.Period{
@@ -25,6 +26,9 @@ func periodFixture() *reports.Period {
 			{ID: "20260315T090000Z-d4e5f6", StartedAt: t0.Add(24 * time.Hour), State: "running", ExitCode: -1, Source: "/data/saved.csv"},
 		},
 		Checked: map[reconcile.Kind]int{reconcile.Match: 3, reconcile.StatusMismatch: 1, reconcile.LostResponse: 1},
+		// One lost response repaired and found a match by the second run,
+		// one still open.
+		LostFound: 2, LostRepaired: 1,
 	}
 	for _, e := range []reports.PeriodEntry{
 		{Discrepancy: ds[0], FirstRun: "20260314T090000Z-a1b2c3", LastRun: "20260315T090000Z-d4e5f6"},

@@ -16,6 +16,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	_ "github.com/mattn/go-sqlite3"
 
+	"github.com/unico-reconcile/unico-reconcile/reconcile"
 	"github.com/unico-reconcile/unico-reconcile/state"
 )
 
@@ -80,6 +81,15 @@ func TestOpen_Upgrade(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			var link state.Link
+			if v >= 3 { // the chain of manifests exists, as version 3 wrote it
+				data := []byte(`{"run":"old-run"}`)
+				link = state.Link{Seq: 1, RunID: "old-run", SHA256: sha(data), Data: data}
+				if err := old.Exec(ctx, `INSERT INTO manifests (run, sha256, previous, data)
+					VALUES ((SELECT key FROM runs WHERE id = 'old-run'), ?, NULL, ?)`, link.SHA256, data); err != nil {
+					t.Fatal(err)
+				}
+			}
 			if err := old.Close(); err != nil {
 				t.Fatal(err)
 			}
@@ -108,6 +118,18 @@ func TestOpen_Upgrade(t *testing.T) {
 					t.Errorf("answer after upgrade (-want +got):\n%s", diff)
 				}
 			}
+			if v >= 3 { // an old run's manifest is a run's, not a repair's
+				var chain []state.Link
+				if err := db.Chain(ctx, func(l state.Link) error { chain = append(chain, l); return nil }); err != nil {
+					t.Fatal(err)
+				}
+				if diff := cmp.Diff([]state.Link{link}, chain); diff != "" {
+					t.Errorf("chain after upgrade (-want +got):\n%s", diff)
+				}
+				if l, ok, err := db.LatestManifest(ctx, "old-run"); err != nil || !ok || l.SHA256 != link.SHA256 {
+					t.Errorf("LatestManifest after upgrade = %v, %v, %v; want the old run's", l, ok, err)
+				}
+			}
 			// Every table of the newest schema works.
 			MustCreateRun(t, db, "new-run", at.Add(time.Hour))
 			l, err := db.Listing(ctx, "new-run")
@@ -119,6 +141,20 @@ func TestOpen_Upgrade(t *testing.T) {
 			}
 			if _, err := db.Lock(ctx, state.Holder{PID: 1, Host: "h", Since: at}); err != nil {
 				t.Fatal(err)
+			}
+			MustCreateRepair(t, db, "new-repair", "new-run", at.Add(2*time.Hour), true)
+			if err := db.RecordRepaired(ctx, "new-repair", []state.Repaired{{ProcessID: uuid(0), Kind: reconcile.LostResponse, Outcome: state.RepairChanged}}); err != nil {
+				t.Fatal(err)
+			}
+			head, err := db.ChainHead(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.AppendRepairManifest(ctx, "new-repair", head, []byte(`{"repair":1}`)); err != nil {
+				t.Fatal(err)
+			}
+			if rs, err := db.RepairsOf(ctx, "new-run"); err != nil || len(rs) != 1 {
+				t.Errorf("RepairsOf after upgrade = %v, %v", rs, err)
 			}
 		})
 	}

@@ -2,7 +2,9 @@
 // records each run, every answer the API gave during it, and every
 // discrepancy it listed, so that a run killed at any moment can be resumed,
 // a run left incomplete by an outage can be re-checked, and any run's
-// reports can be written again.
+// reports can be written again. It also records each repair of a run
+// (Repair: what the repair of its lost responses did, process by process)
+// and the hash chain of the runs' and repairs' report manifests.
 //
 // A *DB is safe for concurrent use. A *Journal's Record is safe for
 // concurrent use; its Lookup must be called from one goroutine. A *Listing

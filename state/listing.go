@@ -3,6 +3,7 @@ package state
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -170,6 +171,12 @@ func (l *Listing) commit(b batchOf) error {
 // order, reading them as it goes (in one read transaction); it returns fn's
 // first error. Fields comes back nil where there were none.
 func (db *DB) EachListed(ctx context.Context, runID string, fn func(reconcile.Discrepancy) error) error {
+	return db.EachListedOf(ctx, runID, nil, fn)
+}
+
+// EachListedOf is EachListed for the discrepancies of kinds only (all of
+// them when kinds is empty), in report order.
+func (db *DB) EachListedOf(ctx context.Context, runID string, kinds []reconcile.Kind, fn func(reconcile.Discrepancy) error) error {
 	x, err := db.pool()
 	if err != nil {
 		return err
@@ -178,8 +185,22 @@ func (db *DB) EachListed(ctx context.Context, runID string, fn func(reconcile.Di
 	if err != nil {
 		return fmt.Errorf("read listed: %w", err)
 	}
-	rows, err := x.QueryContext(ctx,
-		"SELECT pos, row, process_id, kind, data FROM listed WHERE run = ? ORDER BY pos", key)
+	q := "SELECT pos, row, process_id, kind, data FROM listed WHERE run = ?"
+	args := []any{key}
+	if len(kinds) > 0 {
+		// The kinds' rows come from listed_by_kind, not from a scan of all
+		// the run listed (a run may list millions of unverified and a few
+		// lost responses); SQLite's sorter puts them back in report order,
+		// spilling to disk when they are many.
+		q = `SELECT pos, row, process_id, kind, data FROM listed INDEXED BY listed_by_kind
+			WHERE run = ? AND kind IN (SELECT value FROM json_each(?))`
+		b, err := json.Marshal(kinds)
+		if err != nil {
+			return fmt.Errorf("read listed of run %s: %w", runID, err)
+		}
+		args = append(args, string(b))
+	}
+	rows, err := x.QueryContext(ctx, q+" ORDER BY pos", args...)
 	if err != nil {
 		return fmt.Errorf("read listed of run %s: %w", runID, err)
 	}

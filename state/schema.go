@@ -75,4 +75,40 @@ CREATE TABLE manifests (
 );
 CREATE INDEX manifests_by_run ON manifests (run, seq);
 `,
+	// 4: the repairs of runs (repair.go), what each did per process, and
+	// repairs' manifests in the chain. A manifest with no repair is a run's.
+	`
+CREATE TABLE repairs (
+	key         INTEGER PRIMARY KEY,
+	id          TEXT NOT NULL UNIQUE,  -- 20261127T160000Z-a1b2c3
+	run         INTEGER NOT NULL REFERENCES runs (key) ON DELETE CASCADE,
+	started_at  TEXT NOT NULL,         -- UTC, as runs.started_at
+	finished_at TEXT NOT NULL,         -- same form, '' while repairing
+	os_user     TEXT NOT NULL,         -- as runners.os_user
+	host        TEXT NOT NULL,
+	kinds       TEXT NOT NULL,         -- JSON array of the kinds selected
+	target      TEXT NOT NULL,         -- redacted; '' for none
+	applied     INTEGER NOT NULL,      -- 1 with --apply, 0 for a dry run or no target
+	params      TEXT,                  -- JSON object, NULL when none
+	out         TEXT NOT NULL,
+	exit_code   INTEGER NOT NULL,      -- -1 until it ended
+	selected    INTEGER NOT NULL,
+	changed     INTEGER NOT NULL,
+	done        INTEGER NOT NULL,      -- already held the remote values
+	conflicts   INTEGER NOT NULL,
+	missing     INTEGER NOT NULL
+);
+CREATE INDEX repairs_by_run ON repairs (run, started_at);
+
+CREATE TABLE repaired (
+	repair     INTEGER NOT NULL REFERENCES repairs (key) ON DELETE CASCADE,
+	process_id TEXT NOT NULL,          -- as listed.process_id
+	kind       TEXT NOT NULL,          -- the kind the run listed it as
+	outcome    TEXT NOT NULL,          -- changed, done, conflict, missing, written
+	PRIMARY KEY (repair, process_id)
+) WITHOUT ROWID;
+CREATE INDEX repaired_by_process ON repaired (process_id, kind, outcome);
+
+ALTER TABLE manifests ADD COLUMN repair INTEGER REFERENCES repairs (key) ON DELETE CASCADE;
+`,
 }
