@@ -1,10 +1,6 @@
 package main
 
 import (
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -30,20 +26,6 @@ const (
 	demoTenant        = "demo-tenant"
 	demoTokenLifetime = 2 * time.Second
 )
-
-// demoKey makes the key pair of the demo's service account: it stays in
-// memory; the simulator gets the public half.
-func demoKey() (*rsa.PublicKey, []byte, error) {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		return nil, nil, fmt.Errorf("demo key pair: %w", err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return nil, nil, fmt.Errorf("demo key pair: %w", err)
-	}
-	return &key.PublicKey, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
-}
 
 func demoCommand(code *int) *cli.Command {
 	return &cli.Command{
@@ -91,7 +73,7 @@ func demoOptions(c *cli.Context, in demoInput, log *slog.Logger) (job.Options, f
 	}
 	var privateKey []byte
 	if c.Bool("service-account") {
-		pub, key, err := demoKey()
+		pub, key, err := simulator.NewKeyPair()
 		if err != nil {
 			return job.Options{}, nil, err
 		}

@@ -35,10 +35,14 @@ func runsCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			if c.Bool("json") || !isTerminal(c.App.Writer) {
-				return job.WriteRunsJSON(c.App.Writer, runs)
+			repairs, err := db.Repairs(c.Context)
+			if err != nil {
+				return err
 			}
-			return job.WriteRunsTable(c.App.Writer, runs)
+			if c.Bool("json") || !isTerminal(c.App.Writer) {
+				return job.WriteRunsJSON(c.App.Writer, runs, repairs)
+			}
+			return job.WriteRunsTable(c.App.Writer, runs, repairs)
 		},
 	}
 }

@@ -6,15 +6,12 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/unico-reconcile/unico-reconcile/fetch"
 	"github.com/unico-reconcile/unico-reconcile/job"
-	"github.com/unico-reconcile/unico-reconcile/reconcile"
 	"github.com/unico-reconcile/unico-reconcile/store"
 )
 
@@ -216,7 +213,7 @@ func productionFrom(c *cli.Context, o *job.Options) error {
 		o.DSN, o.Source = o.Source, store.Redact(o.Source)
 	}
 	if s := c.String("shard"); s != "" {
-		sh, err := parseShard(s, os.Getenv("JOB_COMPLETION_INDEX"))
+		sh, err := job.ParseShard(s, os.Getenv("JOB_COMPLETION_INDEX"))
 		if err != nil {
 			return err
 		}
@@ -235,28 +232,4 @@ func productionFrom(c *cli.Context, o *job.Options) error {
 		o.Progress = c.App.ErrWriter
 	}
 	return nil
-}
-
-// parseShard reads --shard: I/N, or auto/N with I from index (a Kubernetes
-// Indexed Job's JOB_COMPLETION_INDEX).
-func parseShard(s, index string) (reconcile.Shard, error) {
-	if n, ok := strings.CutPrefix(s, "auto/"); ok {
-		count, err := strconv.Atoi(n)
-		if err != nil || count < 1 {
-			return reconcile.Shard{}, fmt.Errorf("--shard %s: want auto/N with N at least 1", s)
-		}
-		if index == "" {
-			return reconcile.Shard{}, fmt.Errorf("--shard %s: JOB_COMPLETION_INDEX is not set (a Kubernetes Indexed Job sets it); give I/N instead", s)
-		}
-		i, err := strconv.Atoi(index)
-		if err != nil || i < 0 || i >= count {
-			return reconcile.Shard{}, fmt.Errorf("--shard %s: JOB_COMPLETION_INDEX=%q is not an index 0..%d", s, index, count-1)
-		}
-		s = strconv.Itoa(i) + "/" + n
-	}
-	sh, err := reconcile.ParseShard(s)
-	if err != nil {
-		return sh, fmt.Errorf("--shard %s: want I/N with 0 <= I < N, or auto/N", s)
-	}
-	return sh, nil
 }

@@ -106,7 +106,7 @@ func TestImportGraph(t *testing.T) {
 // metrics.
 func TestMainIsWiring(t *testing.T) {
 	const (
-		maxLines = 1250 // about 1,000 lines of code, the rest comments
+		maxLines = 1300 // about 1,100 lines of code, the rest comments
 		maxFunc  = 60
 	)
 	fset := token.NewFileSet()

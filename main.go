@@ -72,6 +72,7 @@ func newApp(stdout, stderr io.Writer, code *int) *cli.App {
 			checkCommand(code),
 			verifyCommand(code),
 			mergeCommand(code),
+			repairCommand(code),
 			simulateCommand(),
 			demoCommand(code),
 			{

@@ -56,6 +56,11 @@ func Period(ctx context.Context, o PeriodOptions) error {
 	if p.Checked, err = db.CheckedKinds(ctx, o.From, o.To); err != nil {
 		return err
 	}
+	lost, err := db.LostResponses(ctx, o.From, o.To)
+	if err != nil {
+		return err
+	}
+	p.LostFound, p.LostRepaired = lost.Found, lost.Repaired
 	files := []string{reports.CSVName, reports.HTMLName, reports.PeriodName}
 	if err := periodCSV(ctx, db, o, p); err != nil {
 		return err

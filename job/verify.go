@@ -93,10 +93,14 @@ func (v *verifier) folder(dir string) (reports.Manifest, []byte, bool) {
 // chain walks the history's manifests oldest first, then checks each
 // run's newest manifest against its report folder.
 func (v *verifier) chain(ctx context.Context, db *state.DB) error {
-	newest := map[string]state.Link{} // one per run: the history's runs are few
+	// One per run and per repair: the history's runs are few.
+	newest, repaired := map[string]state.Link{}, map[string]state.Link{}
 	err := db.Chain(ctx, func(l state.Link) error {
 		v.link(l)
-		if l.RunID != "" {
+		switch {
+		case l.RepairID != "":
+			repaired[l.RepairID] = l
+		case l.RunID != "":
 			newest[l.RunID] = l
 		}
 		return nil
@@ -113,7 +117,27 @@ func (v *verifier) chain(ctx context.Context, db *state.DB) error {
 			return err
 		}
 	}
+	repairs, err := db.Repairs(ctx)
+	if err != nil {
+		return err
+	}
+	for _, r := range repairs {
+		v.repair(r, repaired)
+	}
 	return nil
+}
+
+// repair checks repair r's folder against its manifest in the chain, when
+// the folder is present.
+func (v *verifier) repair(r state.Repair, chained map[string]state.Link) {
+	l, ok := chained[r.ID]
+	if !ok {
+		if r.ExitCode == 0 || r.ExitCode == 1 {
+			v.fail("repair %s of run %s: wrote its files, but its manifest is not in the chain", r.ID, r.RunID)
+		}
+		return // stopped by an error before its files
+	}
+	v.present("repair", r.ID, r.Out, l)
 }
 
 // link checks one link of the chain: its hash, its place after the one
@@ -121,6 +145,9 @@ func (v *verifier) chain(ctx context.Context, db *state.DB) error {
 func (v *verifier) link(l state.Link) {
 	v.links++
 	who := "run " + l.RunID
+	if l.RepairID != "" {
+		who = "repair " + l.RepairID + " of run " + l.RunID
+	}
 	if l.RunID == "" {
 		who = fmt.Sprintf("manifest %d", l.Seq)
 		v.fail("%s: its run is gone from the history", who)
@@ -138,6 +165,8 @@ func (v *verifier) link(l state.Link) {
 		v.fail("%s: %v", who, err)
 	case m.RunID != l.RunID:
 		v.fail("%s: the manifest stored for it names run %s", who, m.RunID)
+	case m.RepairID != l.RepairID:
+		v.fail("%s: the manifest stored for it names repair %q", who, m.RepairID)
 	case derefOr(m.Previous) != l.Previous:
 		v.fail("%s: the manifest names %s as previous, the chain records %s", who, orNull(derefOr(m.Previous)), orNull(l.Previous))
 	}
@@ -156,20 +185,26 @@ func (v *verifier) run(ctx context.Context, db *state.DB, r state.Run, newest ma
 		}
 		return nil // killed before its reports, or recorded by an older version
 	}
-	if _, err := os.Stat(r.Out); errors.Is(err, fs.ErrNotExist) {
+	v.present("run", r.ID, r.Out, l)
+	return nil
+}
+
+// present checks the folder dir of a run or a repair (what) against the
+// manifest the chain holds for it, l, when the folder is present.
+func (v *verifier) present(what, id, dir string, l state.Link) {
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
 		v.absent++
-		return nil
+		return
 	}
-	b, err := os.ReadFile(filepath.Join(r.Out, reports.ManifestName))
+	b, err := os.ReadFile(filepath.Join(dir, reports.ManifestName))
 	if err == nil && reports.Hash(b) != l.SHA256 {
-		v.fail("run %s: %s is not the manifest the chain holds for the run (sha256 %s, chain %s)",
-			r.ID, filepath.Join(r.Out, reports.ManifestName), reports.Hash(b), l.SHA256)
-		return nil
+		v.fail("%s %s: %s is not the manifest the chain holds for the %[1]s (sha256 %[4]s, chain %[5]s)",
+			what, id, filepath.Join(dir, reports.ManifestName), reports.Hash(b), l.SHA256)
+		return
 	}
-	if _, _, ok := v.folder(r.Out); ok {
+	if _, _, ok := v.folder(dir); ok {
 		v.folders++
 	}
-	return nil
 }
 
 func derefOr(s *string) string {
