@@ -126,6 +126,9 @@ func demo(c *cli.Context, o job.Options) (reconcile.Summary, error) {
 	if err != nil {
 		return sum, err
 	}
-	fmt.Fprintf(w, "\nNext: %s check --source YOUR.csv, then %[1]s run --source YOUR.csv (see README, First night).\n", c.App.Name)
+	fmt.Fprintf(w, "\nLost responses found: %d. %s repair --run last --state %s --out %s writes their results\n"+
+		"in the input's columns (add --target DB --apply to update a SQL table; README, Repairing lost responses).\n",
+		sum.Counts[reconcile.LostResponse], c.App.Name, filepath.Join(filepath.Dir(o.Out), "state.db"), o.Out+"-repair")
+	fmt.Fprintf(w, "Next: %s check --source YOUR.csv, then %[1]s run --source YOUR.csv (see README, First night).\n", c.App.Name)
 	return sum, nil
 }

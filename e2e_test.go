@@ -552,12 +552,24 @@ func TestDemo(t *testing.T) {
 			t.Errorf("the demo's summary lacks %s:\n%s", k, r.stdout)
 		}
 	}
-	for k, n := range MustSummary(t, out).Counts {
+	sum := MustSummary(t, out)
+	for k, n := range sum.Counts {
 		if n == 0 {
 			t.Errorf("the demo shows no %s", k)
 		}
 	}
 	MustNoTempFiles(t, out)
+
+	// Its end names the repair of what it found, and that command works.
+	state := filepath.Join(filepath.Dir(out), "state.db")
+	advice := "repair --run last --state " + state + " --out " + out + "-repair"
+	if !strings.Contains(r.stdout, advice) {
+		t.Fatalf("the demo does not end with %q:\n%s", advice, r.stdout)
+	}
+	rep := MustRun(t, nil, strings.Fields(advice)...)
+	if rows := MustCSV(t, filepath.Join(out+"-repair", "repairs.csv")); rep.code != 0 || len(rows)-1 != sum.Counts["lost_response"] {
+		t.Errorf("repair: exit %d, %d rows for %d lost responses\n%s", rep.code, len(rows)-1, sum.Counts["lost_response"], rep.stderr)
+	}
 }
 
 // TestSimulate starts the simulate command and asks it for a known and an

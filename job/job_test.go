@@ -129,6 +129,32 @@ func TestJob_HistoryOperations(t *testing.T) {
 		t.Errorf("verify of a changed folder passed:\n%s", out.String())
 	}
 
+	// A repair of the re-check writes its lost response back to
+	// repairs.csv; its folder is chained, and verify tells it from its run's.
+	repaired := filepath.Join(dir, "repair")
+	res, err := job.Repair(ctx, job.RepairOptions{State: state, Run: "last", Out: repaired})
+	if err != nil || res.RunID != re.RunID || res.Counts.Selected != 1 || res.ExitCode != 0 {
+		t.Fatalf("repair: %+v, %v: want the re-check's one lost response", res, err)
+	}
+	if rows := string(mustRead(t, filepath.Join(repaired, reports.RepairsName))); !strings.Contains(rows, idLost+",3,no,") {
+		t.Errorf("repairs.csv lacks the remote outcome of %s:\n%s", idLost, rows)
+	}
+	out.Reset()
+	if ok, err := job.Verify(ctx, []string{repaired}, state, &out); err != nil || !ok {
+		t.Fatalf("verify of the repair folder: %v, %v:\n%s", ok, err, out.String())
+	}
+	out.Reset()
+	if ok, err := job.Verify(ctx, nil, state, &out); err != nil || !ok || !strings.Contains(out.String(), "3 manifests chained") || !strings.Contains(out.String(), "3 report folders match") {
+		t.Fatalf("verify of the chain with a repair: %v, %v:\n%s", ok, err, out.String())
+	}
+	if err := os.WriteFile(filepath.Join(repaired, reports.RepairsName), []byte("process_id\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if ok, _ := job.Verify(ctx, nil, state, &out); ok || !strings.Contains(out.String(), "FAIL") {
+		t.Errorf("verify of a changed repair folder passed:\n%s", out.String())
+	}
+
 	// The period report counts both runs, and the one lost response is open.
 	period := filepath.Join(dir, "period")
 	if err := job.Period(ctx, job.PeriodOptions{State: state, From: time.Now().Add(-time.Hour), To: time.Now().Add(time.Hour), Out: period}); err != nil {
