@@ -22,7 +22,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 lint:
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
-	$(CLEANENV) $(GO) test -count=1 -run 'TestImportGraph' .
+	$(CLEANENV) $(GO) test -count=1 -run 'TestImportGraph|TestMainIsWiring' .
 	$(GO) mod tidy -diff
 
 # Every Fuzz function of every package, found by go test -list (a new one
