@@ -21,11 +21,11 @@ func TestImportGraph(t *testing.T) {
 	const mod = "github.com/unico-reconcile/unico-reconcile/"
 	allowed := map[string][]string{
 		// One run and the history's operations: which run to resume or re-check, the run's wiring,
-		// sealing, report rewriting, period, verify, merge, check; never the command line (urfave/cli).
+		// sealing, repair, report rewriting, period, verify, merge, check; never the command line (urfave/cli).
 		"job": {mod + "reconcile", mod + "store", mod + "fetch", mod + "state", mod + "reports", mod + "metrics", mod + "dedup", "github.com/schollz/progressbar/v3"},
 		// The domain (Local, Remote, Kind, Compare, the pipeline, Shard); never an adapter, a driver or a client.
 		"reconcile": {"golang.org/x/sync/errgroup"},
-		// Sources of saved outcomes: CSV, SQLite, PostgreSQL; never fetch, reports, metrics or state.
+		// Sources of saved outcomes: CSV, SQLite, PostgreSQL, and the repair target; never fetch, reports, metrics or state.
 		"store": {mod + "reconcile", "github.com/gocarina/gocsv", "github.com/jmoiron/sqlx", "github.com/mattn/go-sqlite3", "github.com/jackc/pgx/v5"},
 		// The API client: rate, pacing, retries, 429s, outages, tokens; never store, reports, metrics or state.
 		"fetch": {mod + "reconcile", "golang.org/x/time/rate", "golang.org/x/oauth2"},
@@ -33,7 +33,7 @@ func TestImportGraph(t *testing.T) {
 		"reports": {mod + "reconcile", mod + "internal/atomicfile", mod + "internal/redact", "github.com/gocarina/gocsv"},
 		// A run's Prometheus metrics: textfile, Pushgateway; never reports, fetch or state.
 		"metrics": {mod + "reconcile", mod + "internal/atomicfile", mod + "internal/redact", "github.com/prometheus/client_golang", "github.com/prometheus/common", "github.com/prometheus/client_model"},
-		// The run history: runs, answers, listed discrepancies, the lock; never fetch, reports, metrics or store.
+		// The run history: runs, answers, listed discrepancies, repairs, the manifest chain, the lock; never fetch, reports, metrics or store.
 		"state": {mod + "reconcile", "github.com/jmoiron/sqlx", "github.com/mattn/go-sqlite3", "github.com/gofrs/flock"},
 		// The process ids seen, for duplicate_id; never fetch, reports, metrics, store or state.
 		"dedup": {mod + "reconcile", "github.com/bits-and-blooms/bloom/v3", "github.com/mattn/go-sqlite3"},
