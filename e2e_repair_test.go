@@ -28,8 +28,9 @@ import (
 // period report.
 
 // repairTargets are the kinds of target every table-driven repair test
-// runs against.
-var repairTargets = []string{"sqlite", "postgres"}
+// runs against: a SQLite file in its default (rollback journal) mode, one in
+// WAL mode, and PostgreSQL.
+var repairTargets = []string{"sqlite", "sqlite-wal", "postgres"}
 
 // resultCols are the columns a repair writes, in the contract's order.
 var resultCols = []string{"status", "unico_id_result", "identity_fraudsters_result", "serpro_score", "liveness", "score"}
@@ -120,7 +121,7 @@ func MustRepairTarget(tb testing.TB, kind, csvPath string) *repairTarget {
 	tb.Helper()
 	tg := &repairTarget{kind: kind}
 	switch kind {
-	case "sqlite":
+	case "sqlite", "sqlite-wal":
 		tg.path = filepath.Join(tb.TempDir(), "app.db")
 		tg.target = "sqlite:" + tg.path
 		db, err := sql.Open("sqlite3", tg.path)
@@ -141,6 +142,14 @@ func MustRepairTarget(tb testing.TB, kind, csvPath string) *repairTarget {
 			},
 			Mark: func(int) string { return "?" },
 		})
+		if kind == "sqlite-wal" {
+			// The mode stays in the file; -wal and -shm go with the last
+			// connection.
+			var mode string
+			if err := db.QueryRow("PRAGMA journal_mode=WAL").Scan(&mode); err != nil || mode != "wal" {
+				tb.Fatalf("journal mode %q: %v", mode, err)
+			}
+		}
 	case "postgres":
 		tg.role, tg.secret = pgtest.MustRole(tb)
 		tg.admin = pgtest.MustDatabaseFromCSV(tb, csvPath)
@@ -244,7 +253,7 @@ func (r dumpRow) results() []string {
 // journal, -wal or -shm); nil on PostgreSQL.
 func (tg *repairTarget) files(tb testing.TB) map[string][]byte {
 	tb.Helper()
-	if tg.kind != "sqlite" {
+	if tg.path == "" {
 		return nil
 	}
 	m := map[string][]byte{}
@@ -434,10 +443,18 @@ func MustLostCounts(tb testing.TB, statePath string) (found, repaired int) {
 	return p.Lost.Found, p.Lost.Repaired
 }
 
-// MustRepairsOf returns the repairs `runs` shows under run id.
+// MustRepairsOf returns the repairs `runs --json` shows under run id.
 func MustRepairsOf(tb testing.TB, statePath, id string) []job.RepairView {
 	tb.Helper()
-	for _, r := range MustRuns(tb, statePath) {
+	r := MustRun(tb, nil, "runs", "--state", statePath, "--json")
+	if r.code != 0 {
+		tb.Fatalf("runs --json: exit %d\n%s", r.code, r.stderr)
+	}
+	var runs []job.RunView
+	if err := json.Unmarshal([]byte(r.stdout), &runs); err != nil {
+		tb.Fatalf("runs --json: %v\n%s", err, r.stdout)
+	}
+	for _, r := range runs {
 		if r.RunID == id {
 			return r.Repairs
 		}
@@ -945,7 +962,7 @@ func TestRepair_InterruptedApply(t *testing.T) {
 			if !slices.Equal(lost, ids) {
 				t.Fatalf("the run lists %d lost responses, want all %d in source order", len(lost), n)
 			}
-			if kind == "sqlite" {
+			if kind != "postgres" {
 				tg.exec(t, `CREATE TRIGGER refuse BEFORE UPDATE ON processes WHEN OLD.process_id = '`+ids[blocked]+`'
 					BEGIN SELECT RAISE(ABORT, 'row refused by trigger'); END`)
 			} else {
@@ -978,9 +995,12 @@ func TestRepair_InterruptedApply(t *testing.T) {
 			if _, repaired := MustLostCounts(t, statePath); repaired != 1000 {
 				t.Errorf("period report: %d lost responses repaired, want the 1000 committed", repaired)
 			}
+			if r := MustRun(t, nil, "verify", "--state", statePath); r.code != 0 {
+				t.Errorf("verify --state after the interrupted repair: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+			}
 
 			// Without the obstacle, the same repair finishes the rest.
-			if kind == "sqlite" {
+			if kind != "postgres" {
 				tg.exec(t, "DROP TRIGGER refuse")
 			} else {
 				tg.exec(t, "ALTER TABLE processes DROP CONSTRAINT refuse")
@@ -1001,23 +1021,26 @@ func TestRepair_InterruptedApply(t *testing.T) {
 }
 
 // TestRepair_ColumnMapping: a table of another name, with a space and a
-// quote in it, whose status column is result_status, read by a run with
-// --query. The repair needs --table and --column status=result_status;
+// quote in it, whose status column is result_status and whose unico result
+// column's name has a space and a quote too, read by a run with --query. The
+// repair needs --table and --column status=result_status (and the other);
 // without the mapping it stops with one line naming the missing column.
 func TestRepair_ColumnMapping(t *testing.T) {
-	const table = `odd "name" table`
-	quoted := `"odd ""name"" table"`
-	query := `SELECT process_id, result_status AS status, unico_id_result, identity_fraudsters_result,
+	const table, column = `odd "name" table`, `unico "id" result`
+	quoted, quotedColumn := `"odd ""name"" table"`, `"unico ""id"" result"`
+	query := `SELECT process_id, result_status AS status, ` + quotedColumn + ` AS unico_id_result, identity_fraudsters_result,
 		serpro_score, liveness, score, saved_at FROM ` + quoted + ` ORDER BY id`
 	dir := t.TempDir()
 	data, saved := MustRepairDataset(t, dir, 30)
 	_, url := MustSwitchable(t, MustNewSimulator(t, data, simulator.Config{}))
-	mapped := []string{"result_status", "unico_id_result", "identity_fraudsters_result", "serpro_score", "liveness", "score"}
+	mapped := []string{"result_status", quotedColumn, "identity_fraudsters_result", "serpro_score", "liveness", "score"}
+	mapping := []string{"--column", "status=result_status", "--column", "unico_id_result=" + column}
 	for _, kind := range repairTargets {
 		t.Run(kind, func(t *testing.T) {
 			tg := MustRepairTarget(t, kind, saved)
 			w := tg.watch(t)
-			tg.exec(t, "ALTER TABLE processes RENAME COLUMN status TO result_status", "ALTER TABLE processes RENAME TO "+quoted)
+			tg.exec(t, "ALTER TABLE processes RENAME COLUMN status TO result_status",
+				"ALTER TABLE processes RENAME COLUMN unico_id_result TO "+quotedColumn, "ALTER TABLE processes RENAME TO "+quoted)
 			base := t.TempDir()
 			statePath := filepath.Join(base, "state.db")
 			run := filepath.Join(base, "run")
@@ -1033,8 +1056,9 @@ func TestRepair_ColumnMapping(t *testing.T) {
 				want  string // a part of the one-line error
 			}{
 				{"NoMapping", []string{"--table", table}, `"status"`},
-				{"DefaultTable", []string{"--column", "status=result_status"}, "processes"},
-				{"InjectedTable", []string{"--table", "processes; DROP TABLE processes", "--column", "status=result_status"}, "DROP TABLE"},
+				{"HalfMapping", []string{"--table", table, "--column", "status=result_status"}, `"unico_id_result"`},
+				{"DefaultTable", append([]string{}, mapping...), "processes"},
+				{"InjectedTable", append([]string{"--table", "processes; DROP TABLE processes"}, mapping...), "DROP TABLE"},
 				{"UnknownColumn", []string{"--table", table, "--column", "status=nosuch"}, "nosuch"},
 			} {
 				t.Run(tt.name, func(t *testing.T) {
@@ -1051,8 +1075,7 @@ func TestRepair_ColumnMapping(t *testing.T) {
 			}
 
 			out := filepath.Join(base, "repair")
-			r := w.add("apply", MustRepairRun(t, statePath, "last", out, "--target", tg.target, "--apply",
-				"--table", table, "--column", "status=result_status"), out)
+			r := w.add("apply", MustRepairRun(t, statePath, "last", out, append([]string{"--target", tg.target, "--apply", "--table", table}, mapping...)...), out)
 			if r.code != 0 {
 				t.Fatalf("apply with the mapping: exit %d, want 0\n%s", r.code, r.stderr)
 			}
