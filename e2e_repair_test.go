@@ -12,7 +12,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -578,7 +580,7 @@ func TestRepair_Target(t *testing.T) {
 
 			// 2. --apply.
 			applied := filepath.Join(base, "apply")
-			r = w.add("apply", MustRepairRun(t, statePath, "last", applied, "--target", tg.target, "--apply"), applied)
+			r = w.add("apply", MustRepairRun(t, statePath, "last", applied, "--target", tg.target, "--apply", "--log-level", "debug"), applied)
 			if r.code != 0 {
 				t.Fatalf("apply: exit %d, want 0\n%s", r.code, r.stderr)
 			}
@@ -637,6 +639,7 @@ func TestRepair_Target(t *testing.T) {
 				t.Errorf("the other discrepancies changed with the repair (-before +after):\n%s", diff)
 			}
 
+			w.add("history", result{}, base) // state.db and its -wal
 			runs := w.add("runs", MustRun(t, nil, "runs", "--state", statePath))
 			w.add("runs --json", MustRun(t, nil, "runs", "--state", statePath, "--json"))
 			if kind == "postgres" && !strings.Contains(runs.stdout, "xxxxx") {
@@ -1127,5 +1130,161 @@ func TestRepair_PostgresErrorsNoSecret(t *testing.T) {
 				t.Errorf("exit %d, stderr ends %q; want 2 and a line naming %q", r.code, line, tt.want)
 			}
 		})
+	}
+}
+
+// TestRepair_Kinds: result_mismatch and status_mismatch are written back
+// only when named; then a new run finds neither, and still finds the lost
+// responses, which were not selected.
+func TestRepair_Kinds(t *testing.T) {
+	dir := t.TempDir()
+	data, saved := MustRepairDataset(t, dir, 40)
+	_, url := MustSwitchable(t, MustNewSimulator(t, data, simulator.Config{}))
+	for _, kind := range repairTargets {
+		t.Run(kind, func(t *testing.T) {
+			tg := MustRepairTarget(t, kind, saved)
+			w := tg.watch(t)
+			base := t.TempDir()
+			statePath := filepath.Join(base, "state.db")
+			run := filepath.Join(base, "run")
+			if r := w.add("run", MustRun(t, credentials, runArgs(tg.target, url, run)...), run); r.code != 1 {
+				t.Fatalf("run: exit %d, want 1\n%s", r.code, r.stderr)
+			}
+			want := map[string][]string{}
+			for _, l := range MustListed(t, run) {
+				if l.Kind == "result_mismatch" || l.Kind == "status_mismatch" {
+					want[l.pid()] = l.Remote.cells()
+				}
+			}
+			if len(want) != 8 {
+				t.Fatalf("%d mismatches, want 8 (two in ten rows)", len(want))
+			}
+			orig := tg.dump(t, "processes")
+			out := filepath.Join(base, "repair")
+			r := w.add("apply", MustRepairRun(t, statePath, "last", out, "--target", tg.target, "--apply",
+				"--kinds", "result_mismatch,status_mismatch"), out)
+			if r.code != 0 {
+				t.Fatalf("apply: exit %d, want 0\n%s", r.code, r.stderr)
+			}
+			MustRepaired(t, orig, tg.dump(t, "processes"), want)
+			if got := len(MustCSV(t, filepath.Join(out, "repairs.csv"))) - 1; got != len(want) {
+				t.Errorf("repairs.csv has %d rows, want %d", got, len(want))
+			}
+			again := filepath.Join(base, "run2")
+			if r := w.add("run2", MustRun(t, credentials, runArgs(tg.target, url, again)...), again); r.code != 1 {
+				t.Fatalf("second run: exit %d, want 1\n%s", r.code, r.stderr)
+			}
+			c := MustSummary(t, again).Counts
+			if c["result_mismatch"] != 0 || c["status_mismatch"] != 0 || c["lost_response"] != 4 {
+				t.Errorf("second run counts %v; want no mismatch, the 4 lost responses", c)
+			}
+		})
+	}
+	r := MustRun(t, nil, "repair", "--state", filepath.Join(t.TempDir(), "state.db"), "--run", "last", "--out", t.TempDir(), "--kinds", "not_found")
+	if line := MustLastLine(t, r.stderr); r.code != 2 || !strings.Contains(line, "not_found") {
+		t.Errorf("--kinds not_found: exit %d, stderr %q; want 2 naming the kind", r.code, r.stderr)
+	}
+}
+
+// TestRepair_SignalDuringApply stops an apply with SIGTERM while its second
+// transaction waits for a row that another PostgreSQL session holds locked:
+// the first transaction's 1,000 rows stay written, the second's are rolled
+// back whole, the repair exits 2 and the history records it with its
+// changed rows. (The lock makes the moment certain; a SQLite file has no
+// row locks to hold, its whole transactions are proved by
+// TestRepair_InterruptedApply's trigger.)
+func TestRepair_SignalDuringApply(t *testing.T) {
+	const n, locked = 1500, 1200
+	dir := t.TempDir()
+	var api, src bytes.Buffer
+	src.WriteString(csvHeader)
+	ids := make([]string, n)
+	for i := range n {
+		ids[i] = fmt.Sprintf("%08x-4444-4000-8000-%012x", i, i)
+		fmt.Fprintf(&src, "%s,,,,,,,2026-01-01T00:00:00Z\n", ids[i])
+		fmt.Fprintf(&api, `{"id":%q,"status":3,"unicoId":{"result":"no"},"liveness":%d}`+"\n", ids[i], 1+i%2)
+	}
+	data, saved := filepath.Join(dir, "processes.jsonl"), filepath.Join(dir, "saved.csv")
+	for path, b := range map[string][]byte{data: api.Bytes(), saved: src.Bytes()} {
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tg := MustRepairTarget(t, "postgres", saved)
+	w := tg.watch(t)
+	_, url := MustSwitchable(t, MustNewSimulator(t, data, simulator.Config{}))
+	base := t.TempDir()
+	statePath := filepath.Join(base, "state.db")
+	run := filepath.Join(base, "run")
+	if r := w.add("run", MustRun(t, credentials, runArgs(tg.target, url, run, "--workers", "32")...), run); r.code != 1 {
+		t.Fatalf("run: exit %d, want 1\n%s", r.code, r.stderr)
+	}
+	runID := MustSummary(t, run).RunID
+	_, want := MustLost(t, run)
+	orig := tg.dump(t, "processes")
+
+	holder := tg.open(t)
+	defer holder.Close()
+	tx, err := holder.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.Exec("SELECT 1 FROM processes WHERE process_id = $1 FOR UPDATE", ids[locked]); err != nil {
+		t.Fatal(err)
+	}
+
+	out := filepath.Join(base, "repair")
+	cmd := command(t, nil, "--log-format", "json", "repair", "--state", statePath, "--run", "last", "--out", out,
+		"--target", tg.target, "--apply")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	// Wait for the repair to wait for the lock: in its second transaction,
+	// once the first is committed.
+	watcher := tg.open(t)
+	defer watcher.Close()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var waiting int
+		// pg_locks and these columns of pg_stat_activity are visible to
+		// any role.
+		if err := watcher.QueryRow(`SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+			WHERE NOT l.granted AND a.datname = current_database()`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 30 s, the repair does not wait for the locked row\n%s", stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	w.add("apply", result{code: cmd.ProcessState.ExitCode(), stdout: stdout.String(), stderr: stderr.String()}, out)
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 2 {
+		t.Errorf("apply stopped by SIGTERM: exit %d, want 2\n%s", code, stderr.String())
+	}
+	firstBatch := map[string][]string{}
+	for _, id := range ids[:1000] {
+		firstBatch[id] = want[id]
+	}
+	MustRepaired(t, orig, tg.dump(t, "processes"), firstBatch)
+	if names := MustReadDirNames(t, out); slices.Contains(names, "repairs.csv") || slices.Contains(names, "manifest.json") {
+		t.Errorf("the stopped repair left %q in its folder; want no repairs.csv, no manifest", names)
+	}
+	reps := MustRepairsOf(t, statePath, runID)
+	if len(reps) != 1 || reps[0].ExitCode == nil || *reps[0].ExitCode != 2 || reps[0].Counts.Changed != 1000 {
+		t.Errorf("runs shows the repairs as %+v; want one, exit 2, 1000 changed", reps)
 	}
 }
