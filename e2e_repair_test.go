@@ -980,6 +980,9 @@ func TestRepair_InterruptedApply(t *testing.T) {
 			}
 			if line := MustLastLine(t, r.stderr); !strings.Contains(line, ids[blocked]) && !strings.Contains(line, "refuse") {
 				t.Errorf("the error %q names neither the process nor the refusal", line)
+			} else if want := "stopped: "; !strings.Contains(line, want) || strings.Contains(line, "write ") ||
+				!strings.Contains(line, "1000 rows changed in the 1 transaction committed before") {
+				t.Errorf("the error %q does not say the repair stopped and what its committed transaction changed", line)
 			}
 			after := tg.dump(t, "processes")
 			firstBatch := map[string][]string{}
@@ -992,8 +995,9 @@ func TestRepair_InterruptedApply(t *testing.T) {
 				t.Errorf("the interrupted repair left %q in its folder; want no repairs.csv, no manifest, no temporary file", names)
 			}
 			reps := MustRepairsOf(t, statePath, runID)
-			if len(reps) != 1 || reps[0].ExitCode == nil || *reps[0].ExitCode != 2 || reps[0].Counts.Changed != 1000 || !reps[0].Applied {
-				t.Errorf("runs shows the repairs as %+v; want one applied, exit 2, 1000 changed", reps)
+			if len(reps) != 1 || reps[0].ExitCode == nil || *reps[0].ExitCode != 2 || reps[0].Counts.Changed != 1000 ||
+				reps[0].Counts.Selected != 1000 || !reps[0].Applied {
+				t.Errorf("runs shows the repairs as %+v; want one applied, exit 2, 1000 selected and changed (the batch rolled back is not counted)", reps)
 			}
 			if _, repaired := MustLostCounts(t, statePath); repaired != 1000 {
 				t.Errorf("period report: %d lost responses repaired, want the 1000 committed", repaired)
@@ -1274,6 +1278,10 @@ func TestRepair_SignalDuringApply(t *testing.T) {
 	}
 	if code := cmd.ProcessState.ExitCode(); code != 2 {
 		t.Errorf("apply stopped by SIGTERM: exit %d, want 2\n%s", code, stderr.String())
+	}
+	if line := MustLastLine(t, stderr.String()); !strings.Contains(line, "interrupted: ") ||
+		!strings.Contains(line, "1000 rows changed in the 1 transaction committed before") {
+		t.Errorf("the error %q does not say the repair was interrupted and what its committed transaction changed", line)
 	}
 	firstBatch := map[string][]string{}
 	for _, id := range ids[:1000] {

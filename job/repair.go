@@ -63,7 +63,8 @@ type repair struct {
 	rec     state.Repair
 	counts  reports.RepairCounts
 	preview []string
-	batches int
+	batches int   // transactions committed (or, in a dry run, checked)
+	failed  error // what stopped the stream, if anything
 }
 
 // Repair writes the remote outcomes of run o.Run's selected discrepancies,
@@ -85,6 +86,9 @@ func Repair(ctx context.Context, o RepairOptions) (RepairResult, error) {
 	}
 	res := RepairResult{ID: rp.rec.ID, RunID: rp.rec.RunID}
 	err = rp.write(ctx)
+	if err != nil && rp.failed != nil {
+		err = rp.stopped(ctx, rp.failed)
+	}
 	res.Counts, res.ExitCode = rp.counts, rp.exitCode(err)
 	if end := rp.end(context.WithoutCancel(ctx), res.ExitCode); err == nil {
 		err = end
@@ -96,6 +100,21 @@ func Repair(ctx context.Context, o RepairOptions) (RepairResult, error) {
 	}
 	rp.report(res)
 	return res, nil
+}
+
+// stopped says why the repair stopped mid-way, and what it had done: the
+// transactions committed stay, and applying the run again finishes it.
+func (rp *repair) stopped(ctx context.Context, err error) error {
+	why := "stopped"
+	if ctx.Err() != nil {
+		why = "interrupted"
+	}
+	done := "nothing written to the target"
+	if rp.o.Apply && rp.batches > 0 {
+		done = fmt.Sprintf("%d rows changed in the %s committed before; the rest left as they were: apply it again to finish",
+			rp.counts.Changed, plural(rp.batches, "transaction"))
+	}
+	return fmt.Errorf("repair %s of run %s %s: %w (%s; no files written)", rp.rec.ID, rp.rec.RunID, why, err, done)
 }
 
 func (o RepairOptions) withDefaults() (RepairOptions, error) {

@@ -95,7 +95,14 @@ func (rp *repair) clear() error {
 }
 
 // stream writes repairs.csv and sends the rows to the target in batches.
-func (rp *repair) stream(ctx context.Context, w io.Writer, conflicts *reports.ConflictsCSVWriter) error {
+// A failure of the history or the target is kept in rp.failed as well:
+// it, not the file that could not be finished, is what the user is told.
+func (rp *repair) stream(ctx context.Context, w io.Writer, conflicts *reports.ConflictsCSVWriter) (err error) {
+	defer func() {
+		if err != nil && rp.failed == nil {
+			rp.failed = err
+		}
+	}()
 	rw, err := reports.NewRepairsCSVWriter(w)
 	if err != nil {
 		return err
@@ -108,7 +115,6 @@ func (rp *repair) stream(ctx context.Context, w io.Writer, conflicts *reports.Co
 		if err := rw.Write(d); err != nil {
 			return fmt.Errorf("%s: process %s: %w", reports.RepairsName, d.Local.ProcessID, err)
 		}
-		rp.counts.Selected++
 		after := reports.RemoteOutcome(d.Remote)
 		if err := store.CheckOutcome(after); err != nil {
 			rp.log.Warn("the API's outcome is one a source does not read: written as it is, the next run reports the row invalid_input",
@@ -128,7 +134,10 @@ func (rp *repair) stream(ctx context.Context, w io.Writer, conflicts *reports.Co
 	if err != nil {
 		return err
 	}
-	return rw.Close()
+	if err := rw.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", reports.RepairsName, err)
+	}
+	return nil
 }
 
 // flush sends one batch to the target, in one transaction, and records
@@ -162,7 +171,11 @@ func (rp *repair) flush(ctx context.Context, batch []item, conflicts *reports.Co
 			}
 		}
 	}
-	return rp.db.RecordRepaired(context.WithoutCancel(ctx), rp.rec.ID, recs)
+	if err := rp.db.RecordRepaired(context.WithoutCancel(ctx), rp.rec.ID, recs); err != nil {
+		return err
+	}
+	rp.counts.Selected += len(batch)
+	return nil
 }
 
 // tally counts what became of one row, and lists it in conflicts.csv when
