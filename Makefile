@@ -42,7 +42,7 @@ fuzz:
 # the root package (rate at and above the limit, unlimited throughput, 1M-row
 # peak memory) run once each: a single run takes from 10 s to a minute.
 bench:
-	$(CLEANENV) $(GO) test -run '^$$' -bench . -benchmem ./reconcile ./store ./fetch ./reports ./simulator ./state
+	$(CLEANENV) $(GO) test -run '^$$' -bench . -benchmem ./reconcile ./store ./fetch ./reports ./simulator ./state ./job
 	$(CLEANENV) $(GO) test -run '^$$' -bench . -benchtime 1x .
 
 demo:
