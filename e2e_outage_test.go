@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/unico-reconcile/unico-reconcile/fetch"
 	"github.com/unico-reconcile/unico-reconcile/simulator"
 )
 
@@ -296,5 +297,45 @@ func TestRun_WrongBaseURL(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(out, "summary.json")); err == nil {
 		t.Error("summary.json written for a fatal run")
+	}
+}
+
+// TestRun_ResumeAfterOutage: a run ended by an outage is picked up by
+// --resume once the API is back: the same run, only the processes it had
+// no answer for are fetched, and its reports cover the whole source.
+func TestRun_ResumeAfterOutage(t *testing.T) {
+	const n = 400
+	dir := t.TempDir()
+	data, source := MustFixture(t, dir, n)
+	sick := MustNewSimulator(t, data, simulator.Config{FailAfter: 500 * time.Millisecond, FailFor: time.Hour})
+	sw, api := MustSwitchable(t, sick)
+	out := filepath.Join(dir, "out")
+	r := MustRun(t, credentials, append(runArgs(source, api, out, "--outage-timeout", "2s"), "--rate", "200")...)
+	if r.code != 3 {
+		t.Fatalf("exit %d, want 3 (the outage)\n%s", r.code, r.stderr)
+	}
+	first := MustOutageSummary(t, out)
+	unv := first.Counts["unverified"]
+	if first.Outage == nil || unv == 0 || unv == n {
+		t.Fatalf("first run: outage %+v, %d unverified of %d: want an outage after some answers", first.Outage, unv, n)
+	}
+	if runs := MustRuns(t, filepath.Join(dir, "state.db")); len(runs) != 1 || runs[0].State != "stopped" {
+		t.Fatalf("runs %+v: want the one run, stopped (resumable)", runs)
+	}
+
+	healthy := MustNewSimulator(t, data, simulator.Config{})
+	sw.cur.Store(healthy)
+	r = MustRun(t, credentials, append(runArgs(source, api, out), "--resume")...)
+	if r.code != 0 {
+		t.Fatalf("resume: exit %d, want 0\n%s", r.code, r.stderr)
+	}
+	s := MustOutageSummary(t, out)
+	if s.RunID != first.RunID || s.Outage != nil || s.Counts["matched"] != n || s.Counts["unverified"] != 0 {
+		t.Fatalf("resumed summary %+v (outage %+v): want run %s, all %d matched, no outage", s.summary, s.Outage, first.RunID, n)
+	}
+	// The answers the first attempt had are reused; a process it was
+	// fetching when the outage began may be asked again, nothing else.
+	if got := healthy.Stats().Requests; got < unv || got > unv+fetch.DefaultWorkers {
+		t.Errorf("the resumed run sent %d requests, want the %d left unverified (+ at most the %d in flight)", got, unv, fetch.DefaultWorkers)
 	}
 }
