@@ -98,8 +98,8 @@ func MustRecordedLost(b *testing.B, statePath, dbPath string, n int) {
 	for i := range n {
 		id := fmt.Sprintf("%08x-0000-4000-8000-%012x", i, i)
 		d := reconcile.Discrepancy{Kind: reconcile.LostResponse,
-			Local:  reconcile.Local{Row: i + 2, ProcessID: id, Outcome: reconcile.Outcome{Status: 2}, SavedAt: started},
-			Remote: &reconcile.Remote{ID: id, Outcome: reconcile.Outcome{Status: 3, UnicoID: "yes", Serpro: &serpro}},
+			Local:      reconcile.Local{Row: i + 2, ProcessID: id, Outcome: reconcile.Outcome{Status: 2}, SavedAt: started},
+			Remote:     &reconcile.Remote{ID: id, Outcome: reconcile.Outcome{Status: 3, UnicoID: "yes", Serpro: &serpro}},
 			HTTPStatus: 200, FetchedAt: started}
 		if err := l.Write(d); err != nil {
 			b.Fatal(err)

@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -134,8 +132,8 @@ func (o RepairOptions) withDefaults() (RepairOptions, error) {
 		o.Kinds = []reconcile.Kind{reconcile.LostResponse}
 	}
 	for _, k := range o.Kinds {
-		if !slices.Contains(RepairKinds, k) {
-			return o, fmt.Errorf("repair: kind %q has no remote outcome to write back: want %s", k, kindList(RepairKinds))
+		if err := checkKind(k); err != nil {
+			return o, fmt.Errorf("repair: %w", err)
 		}
 	}
 	if o.Apply && o.Target == "" {
@@ -149,15 +147,23 @@ func ParseKinds(s string) ([]reconcile.Kind, error) {
 	var kinds []reconcile.Kind
 	for _, k := range strings.Split(s, ",") {
 		k = strings.TrimSpace(k)
-		switch {
-		case k == "":
-		case !slices.Contains(RepairKinds, reconcile.Kind(k)):
-			return nil, fmt.Errorf("--kinds %s: %q has no remote outcome to write back: want %s", s, k, kindList(RepairKinds))
-		default:
-			kinds = append(kinds, reconcile.Kind(k))
+		if k == "" {
+			continue
 		}
+		if err := checkKind(reconcile.Kind(k)); err != nil {
+			return nil, fmt.Errorf("--kinds %s: %w", s, err)
+		}
+		kinds = append(kinds, reconcile.Kind(k))
 	}
 	return kinds, nil
+}
+
+// checkKind refuses a kind a repair cannot write back.
+func checkKind(k reconcile.Kind) error {
+	if !slices.Contains(RepairKinds, k) {
+		return fmt.Errorf("kind %q has no remote outcome to write back: want %s", k, kindList(RepairKinds))
+	}
+	return nil
 }
 
 // ParseColumns reads the --column flags, NAME=COLUMN each: the table's
@@ -192,8 +198,8 @@ func kindList(kinds []reconcile.Kind) string {
 // run, opens the target and records the repair.
 func (rp *repair) begin(ctx context.Context) error {
 	o := rp.o
-	if _, err := os.Stat(o.State); errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("no run history at %s (give --state, or run the job first)", o.State)
+	if err := historyExists(o.State); err != nil {
+		return err
 	}
 	now := time.Now().UTC()
 	db, err := openState(ctx, o.State, now, rp.log)

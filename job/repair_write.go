@@ -232,26 +232,10 @@ func (rp *repair) seal(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	files, err := reports.HashFiles(o.Out, rp.files())
-	if err != nil {
-		return fmt.Errorf("write %s: %w", reports.ManifestName, err)
-	}
-	m := reports.Manifest{Kind: reports.KindRepair, RunID: rp.rec.RunID, RepairID: rp.rec.ID, Parameters: rp.rec.Params, Files: files}
-	head, err := rp.db.ChainHead(hctx)
-	if err != nil {
-		return err
-	}
-	if head != "" {
-		m.Previous = &head
-	}
-	b, err := reports.EncodeManifest(m)
-	if err != nil {
-		return err
-	}
-	if _, err := rp.db.AppendRepairManifest(hctx, rp.rec.ID, head, b); err != nil {
-		return err
-	}
-	return reports.WriteManifest(o.Out, b)
+	m := reports.Manifest{Kind: reports.KindRepair, RunID: rp.rec.RunID, RepairID: rp.rec.ID, Parameters: rp.rec.Params}
+	return sealManifest(hctx, rp.db, o.Out, rp.files(), m, func(ctx context.Context, previous string, b []byte) (string, error) {
+		return rp.db.AppendRepairManifest(ctx, rp.rec.ID, previous, b)
+	})
 }
 
 // params is what the history and the manifest keep of the repair's options.

@@ -13,10 +13,19 @@ import (
 
 // OpenHistory opens an existing run history: reading one never creates it.
 func OpenHistory(ctx context.Context, path string) (*state.DB, error) {
-	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("no run history at %s (give --state, or run the job first)", path)
+	if err := historyExists(path); err != nil {
+		return nil, err
 	}
 	return state.Open(ctx, path)
+}
+
+// historyExists says, when there is no run history at path, that there
+// is none and how to make one.
+func historyExists(path string) error {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("no run history at %s (give --state, or run the job first)", path)
+	}
+	return nil
 }
 
 // Rewrite writes run id's reports (id may be "last") into dir from the

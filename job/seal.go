@@ -46,14 +46,26 @@ func (j *job) seal(ctx context.Context, dir string) error {
 			return err
 		}
 	}
-	files, err := reports.HashFiles(dir, reports.RunFiles)
+	m := reports.Manifest{Kind: reports.KindRun, RunID: j.run.ID, Parameters: params}
+	return sealManifest(ctx, j.db, dir, reports.RunFiles, m, func(ctx context.Context, previous string, b []byte) (string, error) {
+		return j.db.AppendManifest(ctx, j.run.ID, previous, b)
+	})
+}
+
+// sealManifest writes m, listing files of dir, as dir's manifest.json, last:
+// with a history (db) it is first added to the hash chain (by add) after
+// the newest manifest there, whose SHA-256 it names as its previous; add is
+// not called without one. Runs and repairs seal their folders alike.
+func sealManifest(ctx context.Context, db *state.DB, dir string, files []string, m reports.Manifest,
+	add func(ctx context.Context, previous string, b []byte) (string, error)) error {
+	hashed, err := reports.HashFiles(dir, files)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", reports.ManifestName, err)
 	}
-	m := reports.Manifest{Kind: reports.KindRun, RunID: j.run.ID, Parameters: params, Files: files}
+	m.Files = hashed
 	var head string
-	if j.db != nil {
-		if head, err = j.db.ChainHead(ctx); err != nil {
+	if db != nil {
+		if head, err = db.ChainHead(ctx); err != nil {
 			return err
 		}
 		if head != "" {
@@ -64,8 +76,8 @@ func (j *job) seal(ctx context.Context, dir string) error {
 	if err != nil {
 		return err
 	}
-	if j.db != nil {
-		if _, err := j.db.AppendManifest(ctx, j.run.ID, head, b); err != nil {
+	if db != nil {
+		if _, err := add(ctx, head, b); err != nil {
 			return err
 		}
 	}
